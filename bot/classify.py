@@ -1,0 +1,158 @@
+"""Topic classification and hashtags: a pure function of (Paper, topic config).
+
+Each topic scores a paper by weighted cues — case-insensitive regular expressions matched on word bounds —
+found in the title (worth `title_weight` times more) and the abstract, minus negative cues, plus category
+priors. A topic whose `requires` cues are all absent scores 0. The paper belongs to every topic whose score
+reaches the threshold. Hashtags come from the tag vocabulary, in its order (most specific first).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from bot.config import TopicConfig
+from bot.paper import Paper
+
+MAX_TAGS = 5
+_TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+# Pieces of a pattern that are optional or not literal; what is left between them must appear in the text.
+_GROUP = re.compile(r"\([^()]*\)[?*+]?")
+_NOT_LITERAL = re.compile(r"\x00|\[[^\]]*\][?*+]?|\\.|.[?*]|\{[^}]*\}|[.^$+()\[\]]")
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One compiled pattern, with a literal that any match must contain (a cheap pre-check)."""
+
+    pattern: str
+    regex: re.Pattern[str]
+    literals: tuple[str, ...]
+
+    @classmethod
+    def compile(cls, pattern: str) -> Cue:
+        """Compile a cue and find, per top-level alternative, a literal its matches must contain."""
+        regex = re.compile(rf"(?<!\w)(?:{pattern})(?!\w)", re.IGNORECASE)
+        literals = tuple(_literal(branch) for branch in _alternatives(pattern))
+        return cls(pattern, regex, literals if all(literals) else ())
+
+    def count(self, text: str, lowered: str) -> int:
+        """How many times the cue occurs in the text (`lowered` is the same text in lower case)."""
+        if self.literals and not any(literal in lowered for literal in self.literals):
+            return 0
+        return len(self.regex.findall(text))
+
+
+def _literal(branch: str) -> str:
+    """The longest run of plain text that every match of a branch contains (groups count as gaps)."""
+    reduced = _GROUP.sub("\x00", branch)
+    while reduced != branch:
+        branch, reduced = reduced, _GROUP.sub("\x00", reduced)
+    return max(_NOT_LITERAL.split(branch), key=len).lower()
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level `|` branches of a pattern (those inside parentheses stay whole)."""
+    branches, depth, start = [], 0, 0
+    for i, char in enumerate(pattern):
+        if char == "(" and pattern[i - 1 : i] != "\\":
+            depth += 1
+        elif char == ")" and pattern[i - 1 : i] != "\\":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            branches.append(pattern[start:i])
+            start = i + 1
+    branches.append(pattern[start:])
+    return branches
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One reason for a score: a cue found in a place, and the points it gave."""
+
+    topic: str
+    kind: str  # cue | negative | category | requires
+    pattern: str
+    where: str  # title | abstract | categories
+    points: float
+
+
+@dataclass(frozen=True)
+class _Text:
+    title: str
+    title_lower: str
+    abstract: str
+    abstract_lower: str
+
+    @classmethod
+    def of(cls, paper: Paper) -> _Text:
+        return cls(paper.title, paper.title.lower(), paper.abstract, paper.abstract.lower())
+
+    def in_title(self, cue: Cue) -> int:
+        return cue.count(self.title, self.title_lower)
+
+    def in_abstract(self, cue: Cue) -> int:
+        return cue.count(self.abstract, self.abstract_lower)
+
+
+class _Topic:
+    def __init__(self, name: str, config: TopicConfig) -> None:
+        self.name = name
+        self.config = config
+        self.cues = [(Cue.compile(p), w) for p, w in config.cues.items()]
+        self.negative = [(Cue.compile(p), w) for p, w in config.negative.items()]
+        self.requires = [Cue.compile(p) for p in config.requires]
+
+    def hits(self, text: _Text, categories: tuple[str, ...]) -> list[Hit]:
+        if self.requires and not any(text.in_title(c) or text.in_abstract(c) for c in self.requires):
+            return [Hit(self.name, "requires", "|".join(self.config.requires), "title+abstract", 0.0)]
+        hits: list[Hit] = []
+        for kind, cues, sign in (("cue", self.cues, 1.0), ("negative", self.negative, -1.0)):
+            for cue, weight in cues:
+                if text.in_title(cue):
+                    hits.append(Hit(self.name, kind, cue.pattern, "title", sign * weight * self.config.title_weight))
+                if text.in_abstract(cue):
+                    hits.append(Hit(self.name, kind, cue.pattern, "abstract", sign * weight))
+        for category, weight in self.config.categories.items():
+            if category in categories:
+                hits.append(Hit(self.name, "category", category, "categories", weight))
+        return hits
+
+
+class Classifier:
+    """Topics, scores and hashtags for papers under one topic and tag configuration."""
+
+    def __init__(self, topics: Mapping[str, TopicConfig], tags: Mapping[str, list[str]]) -> None:
+        self.topics = [_Topic(name, config) for name, config in topics.items()]
+        self.tags = [(tag, [Cue.compile(p) for p in patterns]) for tag, patterns in tags.items()]
+
+    def explain(self, paper: Paper) -> list[Hit]:
+        """Every cue, negative cue, category prior and unmet requirement that shaped the scores."""
+        text = _Text.of(paper)
+        return [hit for topic in self.topics for hit in topic.hits(text, paper.categories)]
+
+    def classify(self, paper: Paper) -> Paper:
+        """The paper with its topics (best first), per-topic scores, overall score and hashtags."""
+        hits = self.explain(paper)
+        scores = {t.name: round(float(sum(h.points for h in hits if h.topic == t.name)), 3) for t in self.topics}
+        passed = [t for t in self.topics if scores[t.name] >= t.config.threshold]
+        passed.sort(key=lambda t: -scores[t.name])
+        tags = self._tags(_Text.of(paper), [t.config.tag for t in passed if t.config.tag])
+        best = max((scores[t.name] for t in passed), default=0.0)
+        return replace(paper, topics=tuple(t.name for t in passed), scores=scores, score=best, tags=tags)
+
+    def _tags(self, text: _Text, fallback: list[str]) -> tuple[str, ...]:
+        # A tag needs its pattern in the title, or twice in the abstract: one passing mention is noise.
+        found = [
+            tag
+            for tag, cues in self.tags
+            if any(text.in_title(c) or text.in_abstract(c) >= 2 for c in cues)
+        ]
+        return tuple(normalize_tags(found or fallback[:1]))[:MAX_TAGS]
+
+
+def normalize_tags(tags: list[str]) -> list[str]:
+    """Lower-case hashtag words without `#`, deduplicated, invalid ones dropped."""
+    cleaned = (t.strip().lstrip("#").lower().replace(" ", "_") for t in tags)
+    return list(dict.fromkeys(t for t in cleaned if _TAG_RE.match(t)))

@@ -1,0 +1,122 @@
+"""The `bot` command line: each command a few lines over the library; a BotError becomes one line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import IO, Any
+
+import click
+
+from bot.errors import BotError
+
+FORMATS = ("text", "markdown", "json")
+LANGUAGES = ("ko", "en", "zh")
+
+
+class _Group(click.Group):
+    """Turns the library's errors into one `Error: ...` line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BotError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def _config(ctx: click.Context) -> Any:
+    from bot.config import load_config
+
+    return load_config(ctx.obj["config_path"])
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="PATH", help="Config file (default: $BOT_CONFIG, ./config.yaml).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.version_option(package_name="paper-feed-bot")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:
+    """Paper Feed Bot: a weekly digest of new papers on your topics.
+
+    \b
+    Example:
+      bot digest --week 2023-W18 --dry-run
+    """
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"config_path": config_path}
+
+
+@cli.command()
+@click.option("--week", metavar="YYYY-Www", help="ISO week, e.g. 2023-W18 (default: the last finished week).")
+@click.option("--dry-run", is_flag=True, help="Print the digest; write nothing to the store.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--lang", type=click.Choice(LANGUAGES), help="Language of the label and fixed texts.")
+@click.option("--refresh", is_flag=True, help="Rebuild the week's digest instead of using the frozen one.")
+@click.pass_context
+def digest(ctx: click.Context, week: str | None, dry_run: bool, fmt: str, lang: str | None, refresh: bool) -> None:
+    """Build the week's digest and publish it (print it with --dry-run).
+
+    \b
+    Examples:
+      bot digest --week 2023-W18 --dry-run
+      bot digest --week 2023-W18 --format json --lang en
+    """
+    from bot import pipeline
+    from bot.progress import paper_progress
+    from bot.render import render
+    from bot.week import Week
+
+    config = _config(ctx)
+    target = Week.parse(week) if week else Week.last_finished()
+    with paper_progress(f"arXiv {target}") as progress:
+        result = pipeline.publish(config, target, dry_run=dry_run, refresh=refresh, progress=progress)
+    click.echo(render(result, fmt, lang or config.digest.language, config), nl=False)
+
+
+@cli.command()
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--explain", is_flag=True, help="Add which cues fired for which topic, with their points.")
+@click.pass_context
+def classify(ctx: click.Context, source: IO[str], explain: bool) -> None:
+    """Classify JSON lines (title, abstract, categories) from SOURCE or stdin.
+
+    Writes one JSON line per input line, in order, with `topics`, `scores` and `tags` added
+    (and `explain` with --explain). Other fields pass through unchanged.
+
+    \b
+    Example:
+      bot classify papers.jsonl > classified.jsonl
+      echo '{"title": "4-bit LLM quantization"}' | bot classify --explain
+    """
+    from bot.classify import Classifier
+    from bot.labelled import paper_from_record
+
+    config = _config(ctx)
+    classifier = Classifier(config.topics, config.tags)
+    for number, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        record = _record(line, number, source.name)
+        paper = classifier.classify(paper_from_record(record, f"{source.name} line {number}"))
+        out = {**record, "topics": list(paper.topics), "scores": paper.scores, "tags": list(paper.tags)}
+        if explain:
+            out["explain"] = [vars(hit) for hit in classifier.explain(paper)]
+        click.echo(json.dumps(out, ensure_ascii=False))
+
+
+def _record(line: str, number: int, name: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise BotError(f"{name} line {number}: invalid JSON ({error.msg})") from None
+    if not isinstance(record, dict):
+        raise BotError(f"{name} line {number}: expected a JSON object")
+    return record
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="bot")

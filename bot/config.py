@@ -1,0 +1,252 @@
+"""Configuration: YAML validated once at load into typed models, `${ENV}` substituted.
+
+Every key has a default, so a file may set only what it changes. An unknown key or a wrong type is a
+ConfigError naming the key path and the file. A `${VAR}` whose variable is unset is kept and recorded;
+it is an error only when the key that holds it is used (see `Config.require`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from bot.errors import ConfigError
+from bot.resources import resource_path
+
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+Language = Literal["ko", "en", "zh"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DigestConfig(_Strict):
+    language: Language = "ko"
+    max_items: int = Field(30, ge=1, le=500)
+    per_topic: int = Field(8, ge=1, le=500)
+    max_authors: int = Field(0, ge=0, description="0 lists every author; N ends the list with 'et al.'")
+    notes_dir: str = "notes"
+
+
+class ArxivConfig(_Strict):
+    api_url: str = "https://export.arxiv.org/api/query"
+    categories: list[str] = ["cs.CL", "cs.LG", "cs.CV", "cs.AI"]
+    delay_seconds: float = Field(3.0, ge=0)
+    page_size: int = Field(2000, ge=1, le=2000)
+    timeout_seconds: float = Field(60.0, gt=0)
+    retries: int = Field(4, ge=0, le=20)
+    backoff_seconds: float = Field(10.0, ge=0, description="first retry wait; doubles on each retry")
+
+
+class FeedConfig(_Strict):
+    name: str
+    url: str
+    kind: Literal["rss", "hf_daily"] = "rss"
+    weight: float = 1.0
+
+
+class SourcesConfig(_Strict):
+    arxiv: ArxivConfig = ArxivConfig()
+    feeds: list[FeedConfig] = []
+
+
+class StoreConfig(_Strict):
+    path: str = "paperbot.json"
+    lock_timeout_seconds: float = Field(10.0, ge=0)
+
+
+class TopicConfig(_Strict):
+    """One tracked topic: weighted cues (case-insensitive regular expressions, matched on word bounds)."""
+
+    labels: dict[Language, str] = {}
+    tag: str = ""
+    threshold: float = 4.0
+    title_weight: float = 2.0
+    cues: dict[str, float] = {}
+    negative: dict[str, float] = {}
+    categories: dict[str, float] = {}
+    requires: list[str] = []
+
+
+class TelegramConfig(_Strict):
+    token: str
+    chat_id: str
+    base_url: str = "https://api.telegram.org/bot"
+    min_interval_seconds: float = Field(1.0, ge=0)
+    max_retries: int = Field(5, ge=0)
+    timeout_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat_id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class SlackConfig(_Strict):
+    token: str | None = None
+    channel: str | None = None
+    webhook_url: str | None = None
+    base_url: str = "https://slack.com/api/"
+    max_retries: int = Field(5, ge=0)
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
+class EmailConfig(_Strict):
+    host: str
+    port: int | None = None
+    security: Literal["none", "starttls", "ssl"] = "starttls"
+    username: str | None = None
+    password: str | None = None
+    sender: str
+    recipients: list[str]
+    max_retries: int = Field(3, ge=0)
+    backoff_seconds: float = Field(5.0, ge=0)
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
+class ChannelsConfig(_Strict):
+    telegram: TelegramConfig | None = None
+    slack: SlackConfig | None = None
+    email: EmailConfig | None = None
+
+
+class DeliveryConfig(_Strict):
+    on_ambiguous: Literal["resend", "skip"] = "resend"
+
+
+class ScheduleEntry(_Strict):
+    day_of_week: str = "*"
+    hour: int = Field(0, ge=0, le=23)
+    minute: int = Field(0, ge=0, le=59)
+    timezone: str = "UTC"
+
+
+class ScheduleConfig(_Strict):
+    publish: ScheduleEntry = ScheduleEntry(day_of_week="tue", hour=3)
+    collect: ScheduleEntry = ScheduleEntry(day_of_week="*", hour=6)
+
+
+class CommentaryConfig(_Strict):
+    max_chars: int = Field(280, ge=40, le=2000)
+
+
+def _default_topics() -> dict[str, TopicConfig]:
+    return {name: TopicConfig.model_validate(raw) for name, raw in _packaged_defaults()["topics"].items()}
+
+
+def _default_tags() -> dict[str, list[str]]:
+    tags: dict[str, list[str]] = _packaged_defaults()["tags"]
+    return tags
+
+
+class Config(_Strict):
+    """The whole validated configuration."""
+
+    digest: DigestConfig = DigestConfig()
+    sources: SourcesConfig = SourcesConfig()
+    store: StoreConfig = StoreConfig()
+    topics: dict[str, TopicConfig] = Field(default_factory=_default_topics)
+    tags: dict[str, list[str]] = Field(default_factory=_default_tags)
+    channels: ChannelsConfig = ChannelsConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    commentary: CommentaryConfig = CommentaryConfig()
+
+    _source: str = PrivateAttr("built-in defaults")
+    _missing_env: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        """Where the configuration came from (a path, or 'built-in defaults')."""
+        return self._source
+
+    def require(self, prefix: str) -> None:
+        """Raise ConfigError if a key under `prefix` refers to an unset environment variable."""
+        for key, var in self._missing_env.items():
+            if key == prefix or key.startswith(prefix + "."):
+                raise ConfigError(f"{key}: environment variable {var} is not set ({self._source})")
+
+
+@cache
+def _packaged_defaults() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(resource_path("config.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def _substitute(node: Any, path: str, missing: dict[str, str]) -> Any:
+    """Replace `${VAR}` in every string; remember the keys whose variable is unset."""
+    if isinstance(node, dict):
+        return {k: _substitute(v, f"{path}.{k}" if path else str(k), missing) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, f"{path}.{i}", missing) for i, v in enumerate(node)]
+    if isinstance(node, str):
+        unset = [m.group(1) for m in _ENV_RE.finditer(node) if m.group(1) not in os.environ]
+        if unset:
+            missing[path] = unset[0]
+            return node
+        return _ENV_RE.sub(lambda m: os.environ[m.group(1)], node)
+    return node
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    if error["type"] == "missing":
+        return f"{key}: required key is missing"
+    return f"{key}: {error['msg']} (got {error.get('input')!r})"
+
+
+def parse_config(text: str, source: str) -> Config:
+    """Validate YAML text into a Config; `source` names the file in error messages."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{source}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys, not {type(raw).__name__}")
+    missing: dict[str, str] = {}
+    data = _substitute(raw, "", missing)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(dict(e)) for e in exc.errors())
+        raise ConfigError(f"{problems} ({source})") from None
+    config._source = source
+    config._missing_env = missing
+    return config
+
+
+def find_config_path(explicit: str | None) -> Path | None:
+    """`--config`, else `$BOT_CONFIG`, else `./config.yaml`, else None (built-in defaults)."""
+    for candidate in (explicit, os.environ.get("BOT_CONFIG")):
+        if candidate:
+            path = Path(candidate)
+            if not path.is_file():
+                raise ConfigError(f"config file {path} does not exist")
+            return path
+    local = Path("config.yaml")
+    return local if local.is_file() else None
+
+
+def load_config(explicit: str | None = None) -> Config:
+    """Find and load the configuration (see `find_config_path`)."""
+    path = find_config_path(explicit)
+    if path is None:
+        return parse_config("{}", "built-in defaults")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    return parse_config(text, str(path))

@@ -1,0 +1,48 @@
+"""The bot's exceptions: one tree, so the CLI can turn any of them into one clear line.
+
+    BotError
+    ├── ConfigError          a config file or environment variable is wrong (names the key and the file)
+    ├── WeekError            a `--week` value is not an ISO week such as 2023-W18
+    ├── StoreError           the TinyDB store cannot be used
+    │   ├── StoreCorruptError    the file is not a valid store; it is left untouched
+    │   └── StoreLockedError     another bot process holds the store
+    ├── SourceError          a paper source failed
+    │   └── ArxivOutageError     arXiv answered nothing usable after every retry
+    └── NotesError           an editor's notes file is wrong (names the file and the line)
+"""
+
+
+class BotError(Exception):
+    """Base of every error the bot reports to the user."""
+
+
+class ConfigError(BotError):
+    """A configuration file or value is invalid."""
+
+
+class WeekError(BotError):
+    """A week specification cannot be parsed."""
+
+
+class StoreError(BotError):
+    """The store cannot be opened, read or written."""
+
+
+class StoreCorruptError(StoreError):
+    """The store file is not valid JSON or not a store of a known schema."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the store's lock."""
+
+
+class SourceError(BotError):
+    """A paper source failed."""
+
+
+class ArxivOutageError(SourceError):
+    """arXiv returned errors or no papers for a week after all retries."""
+
+
+class NotesError(BotError):
+    """An editor's notes file is invalid."""

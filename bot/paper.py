@@ -1,0 +1,89 @@
+"""The Paper that flows through everything, paper keys, and merging one paper seen by several sources."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+# New-style ids (2305.01115, 0704.0001) and old-style ids (hep-th/9901001, math.GT/0309136), version optional.
+_ARXIV_ID = r"(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?"
+_ARXIV_ID_RE = re.compile(rf"^{_ARXIV_ID}$")
+_ARXIV_LINK_RE = re.compile(
+    rf"(?:arxiv\.org/(?:abs|pdf|html)/|huggingface\.co/papers/|oai:arXiv\.org:|arXiv:)\s*{_ARXIV_ID}",
+    re.IGNORECASE,
+)
+
+
+ARXIV_SOURCE = "arXiv"
+
+
+def arxiv_key(text: str) -> str | None:
+    """The version-less arXiv id in a bare id, an arXiv / HF papers link or an `oai:`/`arXiv:` marker."""
+    text = text.strip()
+    bare = _ARXIV_ID_RE.match(text)
+    if bare:
+        return bare.group(1)
+    linked = _ARXIV_LINK_RE.search(text)
+    return linked.group(1) if linked else None
+
+
+def abs_url(key: str) -> str:
+    """The canonical abstract-page link of an arXiv id."""
+    return f"https://arxiv.org/abs/{key}"
+
+
+def clean_text(text: str) -> str:
+    """Collapse every run of whitespace, newlines included, into one space."""
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper: built by a source, enriched by classification; never does I/O."""
+
+    key: str
+    title: str
+    authors: tuple[str, ...]
+    abstract: str
+    url: str
+    published: datetime
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    upvotes: int = 0
+    curated_weight: float = 0.0
+    topics: tuple[str, ...] = ()
+    scores: dict[str, float] = field(default_factory=dict, compare=False)
+    score: float = 0.0
+    tags: tuple[str, ...] = ()
+
+    @property
+    def is_arxiv(self) -> bool:
+        """Whether the key is an arXiv id (otherwise it is the item's canonical link)."""
+        return _ARXIV_ID_RE.match(self.key) is not None
+
+
+def merge(first: Paper, second: Paper) -> Paper:
+    """One Paper from two sightings of the same key: arXiv metadata wins, every source is remembered."""
+    from_api = second.sources[:1] == (ARXIV_SOURCE,) and first.sources[:1] != (ARXIV_SOURCE,)
+    main, other = (second, first) if from_api else (first, second)
+    sources = tuple(dict.fromkeys(main.sources + other.sources))
+    return replace(
+        main,
+        abstract=main.abstract or other.abstract,
+        authors=main.authors or other.authors,
+        categories=main.categories or other.categories,
+        sources=sources,
+        upvotes=max(main.upvotes, other.upvotes),
+        curated_weight=main.curated_weight + other.curated_weight,
+        published=min(main.published, other.published),
+    )
+
+
+def merge_all(papers: Iterable[Paper]) -> list[Paper]:
+    """Merge papers by key, keeping first-seen order."""
+    merged: dict[str, Paper] = {}
+    for paper in papers:
+        merged[paper.key] = merge(merged[paper.key], paper) if paper.key in merged else paper
+    return list(merged.values())

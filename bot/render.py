@@ -1,0 +1,86 @@
+"""Rendering a Digest: pure functions from a frozen digest to text, through the Jinja2 templates."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from bot.config import Config
+from bot.digest import Digest
+from bot.resources import resource_path
+
+FORMATS = ("text", "markdown", "json")
+_MD_SPECIAL = re.compile(r"[\\`*_\[\]<>|~]|^[#+\-]", re.MULTILINE)
+_MD_ORDERED_LIST = re.compile(r"^(\d+)\.", re.MULTILINE)
+
+
+def hashtags(tags: Sequence[str]) -> str:
+    """`#a #b` from tag words."""
+    return " ".join(f"#{tag}" for tag in tags)
+
+
+def author_list(authors: Sequence[str], cap: int = 0) -> str:
+    """Every author comma-separated; with a cap, the first `cap` then `et al.`."""
+    if cap and len(authors) > cap:
+        return ", ".join(authors[:cap]) + " et al."
+    return ", ".join(authors)
+
+
+def markdown_escape(text: str) -> str:
+    """Backslash-escape what Markdown would read as markup (inline marks, and list/heading starts)."""
+    return _MD_ORDERED_LIST.sub(r"\1\\.", _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text))
+
+
+@cache
+def environment(autoescape: bool = False) -> jinja2.Environment:
+    """The Jinja2 environment over the shipped templates."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(resource_path("templates")),
+        autoescape=autoescape,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(hashtags=hashtags, authors=author_list, md=markdown_escape)
+    return env
+
+
+def context(digest: Digest, language: str, config: Config) -> dict[str, Any]:
+    """What every template sees: the label, items grouped by topic, and the language's topic names."""
+    labels = {name: topic.labels.get(language, name) for name, topic in config.topics.items()}  # type: ignore[call-overload]
+    groups: dict[str, list[Any]] = {}
+    for item in digest.items:
+        groups.setdefault(item.topics[0] if item.topics else "", []).append(item)
+    return {
+        "week": str(digest.week),
+        "label": digest.week.label(language),
+        "language": language,
+        "items": digest.items,
+        "groups": [(labels.get(topic, topic), items) for topic, items in groups.items()],
+        "max_authors": config.digest.max_authors,
+    }
+
+
+def to_json(digest: Digest, language: str) -> str:
+    """The `--format json` document (one object; items in digest order)."""
+    items = []
+    for item in digest.items:
+        data = item.to_dict()
+        data.pop("upvotes")
+        items.append(data)
+    document = {"week": str(digest.week), "label": digest.week.label(language), "language": language}
+    return json.dumps({**document, "items": items}, ensure_ascii=False, indent=2) + "\n"
+
+
+def render(digest: Digest, fmt: str, language: str, config: Config) -> str:
+    """The digest as `text` (the roundup shape), `markdown` or `json`."""
+    if fmt == "json":
+        return to_json(digest, language)
+    template = {"text": "digest.txt.j2", "markdown": "digest.md.j2"}[fmt]
+    return environment().get_template(template).render(context(digest, language, config))

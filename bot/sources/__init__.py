@@ -1,0 +1,1 @@
+"""Paper sources: each builds Paper objects for a week; nothing downstream does I/O."""

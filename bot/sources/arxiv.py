@@ -1,0 +1,141 @@
+"""The arXiv API source, through the `arxiv` package, with the guards that package lacks.
+
+The package has no request timeout, retries without backoff and ends silently on an empty first page
+(see the library notes). So: one adapter gives every request a timeout, the package's own retries are off
+and ours back off and resume at the offset reached, and zero papers for a week is an outage, not a quiet week.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import arxiv
+import requests
+from requests.adapters import HTTPAdapter
+
+from bot.config import ArxivConfig
+from bot.errors import ArxivOutageError
+from bot.paper import ARXIV_SOURCE, Paper, abs_url, arxiv_key, clean_text
+from bot.week import Week
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int], None]
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """Gives every request a timeout; requests has no session-wide one."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+
+class _EmptyPage(Exception):
+    """A page that should have had results had none."""
+
+
+_TRANSIENT = (
+    arxiv.HTTPError,
+    arxiv.UnexpectedEmptyPageError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    _EmptyPage,
+)
+
+
+def week_query(week: Week, categories: list[str]) -> str:
+    """`(cat:A OR cat:B) AND submittedDate:[Monday 0000 TO Sunday 2359]` (GMT)."""
+    days = week.days()
+    cats = " OR ".join(f"cat:{c}" for c in categories)
+    return f"({cats}) AND submittedDate:[{days[0]:%Y%m%d}0000 TO {days[-1]:%Y%m%d}2359]"
+
+
+def make_client(config: ArxivConfig) -> arxiv.Client:
+    """An arxiv.Client pointed at the configured API URL, with request timeouts and no retries of its own."""
+    client = arxiv.Client(page_size=config.page_size, delay_seconds=config.delay_seconds, num_retries=0)
+    client.query_url_format = config.api_url.rstrip("?") + "?{}"
+    adapter = _TimeoutAdapter(config.timeout_seconds)
+    # The package keeps its session private; mounting an adapter is the only way to bound its requests.
+    client._session.mount("http://", adapter)
+    client._session.mount("https://", adapter)
+    return client
+
+
+def to_paper(result: arxiv.Result) -> Paper:
+    """A Paper from an arXiv API result (version stripped from the key)."""
+    key = arxiv_key(result.get_short_id()) or result.get_short_id()
+    return Paper(
+        key=key,
+        title=clean_text(result.title),
+        authors=tuple(clean_text(a.name) for a in result.authors),
+        abstract=clean_text(result.summary),
+        url=abs_url(key),
+        published=result.published,
+        categories=tuple(result.categories),
+        sources=(ARXIV_SOURCE,),
+    )
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, arxiv.HTTPError):
+        return f"HTTP {error.status}"
+    if isinstance(error, requests.exceptions.Timeout):
+        return "timed out"
+    if isinstance(error, _EmptyPage | arxiv.UnexpectedEmptyPageError):
+        return "empty page"
+    return type(error).__name__
+
+
+def _results(client: arxiv.Client, search: arxiv.Search, config: ArxivConfig) -> Iterator[arxiv.Result]:
+    """Every result of a search; failed pages are retried with backoff and resumed at the offset reached."""
+    offset, failures = 0, 0
+    while True:
+        try:
+            page_start = offset
+            for result in client.results(search, offset=offset):
+                offset += 1
+                yield result
+            if offset == page_start:
+                # The package ends silently on an empty first page: at offset 0 that is zero papers for a
+                # week of cs.* (an outage); later, a resumed page that should have had results.
+                raise _EmptyPage()
+            return
+        except _TRANSIENT as error:
+            failures += 1
+            if failures > config.retries:
+                raise ArxivOutageError(
+                    f"arXiv API at {config.api_url} failed {failures} times ({_describe(error)}) "
+                    f"after {offset} papers; not publishing an incomplete week — try again later"
+                ) from None
+            wait = config.backoff_seconds * 2 ** (failures - 1)
+            log.warning("arXiv: %s at offset %d; retry %d/%d in %.0f s",
+                        _describe(error), offset, failures, config.retries, wait)  # fmt: skip
+            time.sleep(wait)
+
+
+def fetch_week(week: Week, config: ArxivConfig, progress: Progress | None = None) -> list[Paper]:
+    """All papers first submitted in the week in the configured categories."""
+    client = make_client(config)
+    search = arxiv.Search(
+        query=week_query(week, config.categories),
+        max_results=None,
+        sort_by=arxiv.SortCriterion.SubmittedDate,
+        sort_order=arxiv.SortOrder.Ascending,
+    )
+    papers: dict[str, Paper] = {}
+    for result in _results(client, search, config):
+        paper = to_paper(result)
+        papers.setdefault(paper.key, paper)
+        if progress is not None:
+            progress(len(papers))
+    log.info("arXiv: %d papers for %s", len(papers), week)
+    return list(papers.values())

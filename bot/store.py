@@ -1,0 +1,212 @@
+"""The TinyDB store: one JSON file holding frozen digests, featured papers and the delivery ledger.
+
+TinyDB rewrites its file in place with no lock. Here the storage writes a temp file, fsyncs it and
+`os.replace`s it, so a crash leaves the old or the new file, never a torn one; a file lock keeps a second
+bot process out for the whole run; `Store.batch()` turns the several TinyDB writes of one step into one
+file write; a corrupt file is refused, named, and left untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from bot.errors import StoreCorruptError, StoreError, StoreLockedError
+
+SCHEMA_VERSION = 1
+TABLES = ("meta", "digests", "featured", "deliveries", "candidates", "feeds", "subscribers", "commentary")
+
+
+class AtomicJSONStorage(Storage):  # type: ignore[misc]
+    """TinyDB storage that keeps the data in memory and replaces the file atomically on each flush."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self._data: dict[str, Any] | None = None
+        self._batch_depth = 0
+        self._dirty = False
+
+    def read(self) -> dict[str, Any] | None:
+        """The whole database; loaded from disk once."""
+        if self._data is None and self.path.exists():
+            self._data = load_json(self.path)
+        return self._data
+
+    def write(self, data: dict[str, Any]) -> None:
+        """Keep the data; write it now unless inside a batch."""
+        self._data = data
+        self._dirty = True
+        if not self._batch_depth:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the data to a temp file, fsync, and rename it over the store."""
+        if not self._dirty or self._data is None:
+            return
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(self._data, handle, ensure_ascii=False, separators=(",", ":"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_directory(directory)
+        self._dirty = False
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Collect the writes made inside into one file write at the end."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+        if not self._batch_depth:
+            self.flush()
+
+    def close(self) -> None:
+        """Nothing is buffered outside a batch."""
+
+
+def _fsync_directory(directory: Path) -> None:
+    # The rename is durable only once the directory entry is on disk.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_json(path: Path) -> dict[str, Any]:
+    """Read a store file, refusing anything that is not a store of a schema this version knows."""
+    backup = path.with_name(path.name + ".bak")
+    hint = f"restore the backup {backup} or move the file away" if backup.exists() else "move the file away"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StoreCorruptError(f"store {path} is corrupt ({exc}); it was left untouched: {hint}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot read store {path}: {exc.strerror}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise StoreCorruptError(f"store {path} is not a bot store; it was left untouched: {hint}")
+    versions = [doc.get("schema") for doc in data.get("meta", {}).values() if isinstance(doc, dict)]
+    if versions and versions[0] != SCHEMA_VERSION:
+        raise StoreCorruptError(
+            f"store {path} has schema version {versions[0]}, this bot knows {SCHEMA_VERSION}: "
+            "upgrade the bot or use another store path"
+        )
+    return data
+
+
+class Store:
+    """The bot's database: open it with `Store.open(path)` as a context manager, which holds the lock."""
+
+    def __init__(self, path: str | Path, *, lock_timeout: float = 10.0, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        self._lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        self._storage: AtomicJSONStorage | None = None
+        self.db: TinyDB | None = None
+
+    def __enter__(self) -> Store:
+        if not self.read_only:
+            self._acquire()
+        try:
+            self.db = TinyDB(str(self.path), storage=_StorageFactory(self))
+            assert self._storage is not None
+            data = self._storage.read()
+            if not self.read_only:
+                self._backup_and_init(data)
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise StoreLockedError(
+                f"store {self.path} is in use by another bot process ({self._holder()}); "
+                "wait for it to finish or stop it"
+            ) from None
+        Path(self._lock.lock_file + ".pid").write_text(f"pid {os.getpid()}", encoding="utf-8")
+
+    def _holder(self) -> str:
+        try:
+            return Path(self._lock.lock_file + ".pid").read_text(encoding="utf-8").strip()
+        except OSError:
+            return "unknown pid"
+
+    def _release(self) -> None:
+        if self._lock.is_locked:
+            self._lock.release()
+
+    def _backup_and_init(self, data: dict[str, Any] | None) -> None:
+        if data is not None:
+            # A known-good copy for the day the file gets damaged (the error message names it).
+            shutil.copyfile(self.path, self.path.with_name(self.path.name + ".bak"))
+        if not self.table("meta").all():
+            self.table("meta").insert({"schema": SCHEMA_VERSION})
+
+    def table(self, name: str) -> Any:
+        """One TinyDB table of the store."""
+        if self.db is None:
+            raise StoreError(f"store {self.path} is not open")
+        if name not in TABLES:
+            raise StoreError(f"unknown store table {name!r}")
+        return self.db.table(name)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make all writes inside one atomic file write."""
+        if self.read_only:
+            raise StoreError(f"store {self.path} was opened read-only")
+        assert self._storage is not None
+        with self._storage.batch():
+            yield
+
+    def size_bytes(self) -> int:
+        """The file's size on disk (0 before the first write)."""
+        return self.path.stat().st_size if self.path.exists() else 0
+
+
+class _StorageFactory:
+    """TinyDB builds its storage itself; this hands it ours and lets the Store keep a handle on it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __call__(self, path: str) -> AtomicJSONStorage:
+        storage = _ReadOnlyStorage(path) if self.store.read_only else AtomicJSONStorage(path)
+        self.store._storage = storage
+        return storage
+
+
+class _ReadOnlyStorage(AtomicJSONStorage):
+    """For dry runs: reads the store, never writes it."""
+
+    def write(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+
+Q = Query()
