@@ -144,11 +144,7 @@ class Classifier:
 
     def _tags(self, text: _Text, fallback: list[str]) -> tuple[str, ...]:
         # A tag needs its pattern in the title, or twice in the abstract: one passing mention is noise.
-        found = [
-            tag
-            for tag, cues in self.tags
-            if any(text.in_title(c) or text.in_abstract(c) >= 2 for c in cues)
-        ]
+        found = [tag for tag, cues in self.tags if any(text.in_title(c) or text.in_abstract(c) >= 2 for c in cues)]
         return tuple(normalize_tags(found or fallback[:1]))[:MAX_TAGS]
 
 

@@ -7,6 +7,7 @@ words shared with the title win. LaTeX and URLs are cleaned, and no line may sta
 
 from __future__ import annotations
 
+import math
 import re
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
@@ -59,7 +60,7 @@ def safe_commentary(text: str) -> str:
 def _score(sentence: str, position: int, title_words: set[str]) -> float:
     words = set(_WORD.findall(sentence.lower()))
     score = 3.0 * bool(_CONTRIBUTION.search(sentence)) + 1.5 * min(len(_RESULT.findall(sentence)), 2)
-    score += 0.5 * len(words & title_words) ** 0.5
+    score += 0.5 * math.sqrt(len(words & title_words))
     score -= 3.0 * bool(_BACKGROUND.search(sentence)) + 1.0 * (position == 0)
     return score - 2.0 * (len(sentence) < 40)
 
@@ -78,7 +79,17 @@ def shorten(text: str, max_chars: int) -> str:
 def extractive(title: str, abstract: str, max_chars: int) -> str:
     """The abstract's one or two most informative sentences, within max_chars; never just the title."""
     sentences = [s for s in _SENTENCE_END.split(clean_latex(abstract)) if s.strip()]
-    title_words = set(_WORD.findall(title.lower())) - {"a", "an", "the", "of", "for", "and", "with", "in", "on"}
+    title_words = set(_WORD.findall(title.lower())) - {
+        "a",
+        "an",
+        "the",
+        "of",
+        "for",
+        "and",
+        "with",
+        "in",
+        "on",
+    }
     candidates = [s for s in sentences if s.strip().rstrip(".").lower() != title.strip().lower()]
     if not candidates:
         return ""

@@ -52,7 +52,8 @@ class DigestItem:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DigestItem:
         """The inverse of `to_dict`."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**fields)
 
 
 @dataclass(frozen=True)

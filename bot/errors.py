@@ -1,14 +1,14 @@
 """The bot's exceptions: one tree, so the CLI can turn any of them into one clear line.
 
-    BotError
-    ├── ConfigError          a config file or environment variable is wrong (names the key and the file)
-    ├── WeekError            a `--week` value is not an ISO week such as 2023-W18
-    ├── StoreError           the TinyDB store cannot be used
-    │   ├── StoreCorruptError    the file is not a valid store; it is left untouched
-    │   └── StoreLockedError     another bot process holds the store
-    ├── SourceError          a paper source failed
-    │   └── ArxivOutageError     arXiv answered nothing usable after every retry
-    └── NotesError           an editor's notes file is wrong (names the file and the line)
+BotError
+├── ConfigError          a config file or environment variable is wrong (names the key and the file)
+├── WeekError            a `--week` value is not an ISO week such as 2023-W18
+├── StoreError           the TinyDB store cannot be used
+│   ├── StoreCorruptError    the file is not a valid store; it is left untouched
+│   └── StoreLockedError     another bot process holds the store
+├── SourceError          a paper source failed
+│   └── ArxivOutageError     arXiv answered nothing usable after every retry
+└── NotesError           an editor's notes file is wrong (names the file and the line)
 """
 
 

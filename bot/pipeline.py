@@ -46,7 +46,12 @@ def open_store(config: Config, *, read_only: bool = False) -> Store:
 
 
 def publish(
-    config: Config, week: Week, *, dry_run: bool = False, refresh: bool = False, progress: Progress | None = None
+    config: Config,
+    week: Week,
+    *,
+    dry_run: bool = False,
+    refresh: bool = False,
+    progress: Progress | None = None,
 ) -> Digest:
     """The week's digest: the frozen one if published before, else built now and (unless dry) frozen."""
     with open_store(config, read_only=dry_run) as store:

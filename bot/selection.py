@@ -34,6 +34,4 @@ def select(
     capped = [p for bucket in buckets.values() for p in sorted(bucket, key=rank, reverse=True)[:per_topic]]
     chosen = {p.key for p in sorted(capped, key=rank, reverse=True)[:max_items]}
     order = {topic: i for i, topic in enumerate(buckets)}
-    return sorted(
-        (p for p in capped if p.key in chosen), key=lambda p: (order[p.topics[0]], -rank(p), p.key)
-    )
+    return sorted((p for p in capped if p.key in chosen), key=lambda p: (order[p.topics[0]], -rank(p), p.key))

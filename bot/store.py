@@ -27,7 +27,7 @@ SCHEMA_VERSION = 1
 TABLES = ("meta", "digests", "featured", "deliveries", "candidates", "feeds", "subscribers", "commentary")
 
 
-class AtomicJSONStorage(Storage):  # type: ignore[misc]
+class AtomicJSONStorage(Storage):
     """TinyDB storage that keeps the data in memory and replaces the file atomically on each flush."""
 
     def __init__(self, path: str) -> None:

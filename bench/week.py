@@ -1,0 +1,76 @@
+"""A synthetic week through the real command line: requests, CPU, wall time, peak memory, `bot --help` time.
+
+Usage: python bench/week.py [N] [--delay SECONDS]
+
+Serves N synthetic papers (default 5000) from the loopback arXiv stand-in and runs
+`bot digest --week 2023-W18 --dry-run --format json` in a subprocess with the default page size (2000).
+CPU is the child's user+sys time, which leaves out the mandated waits between requests (they sleep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def child_usage() -> tuple[float, int]:
+    """CPU seconds (user+sys) and peak RSS in KiB of the children waited for so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("n", type=int, nargs="?", default=5000, help="papers in the week")
+    parser.add_argument("--delay", type=float, default=3.0, help="seconds between arXiv requests (default 3)")
+    args = parser.parse_args()
+
+    standin = subprocess.Popen(
+        [sys.executable, "-m", "tests.standins", str(args.n), "2023-W18"],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert standin.stdout is not None and standin.stdin is not None
+    url = standin.stdout.readline().strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "config.yaml"
+        config.write_text(
+            f"sources:\n  arxiv:\n    api_url: {url}/api/query\n    delay_seconds: {args.delay}\n"
+            f"store:\n  path: {tmp}/store.json\n"
+        )
+        cmd = [sys.executable, "-m", "bot", "--config", str(config), "digest", "--week", "2023-W18"]
+        cpu0, _ = child_usage()
+        start = time.perf_counter()
+        out = subprocess.run([*cmd, "--dry-run", "--format", "json"], capture_output=True, text=True, check=True)
+        wall = time.perf_counter() - start
+        cpu1, peak_kib = child_usage()
+    standin.stdin.close()
+    requests = int(standin.stdout.read().strip() or 0)
+    standin.wait()
+    items = len(json.loads(out.stdout)["items"])
+
+    help_runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, check=True)
+        help_runs.append(time.perf_counter() - start)
+
+    print(f"papers in week:      {args.n}")
+    print(f"digest items:        {items}")
+    print(f"arXiv requests:      {requests}")
+    print(f"CPU (user+sys):      {cpu1 - cpu0:.2f} s")
+    print(f"wall:                {wall:.2f} s (includes {args.delay:g} s between requests)")
+    print(f"peak memory (RSS):   {peak_kib / 1024:.0f} MB")
+    print(f"bot --help (best/5): {min(help_runs):.3f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Shared fixtures: a loopback arXiv API and a config pointing every endpoint at loopback stand-ins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.standins import ArxivStandIn, serve
+
+
+@pytest.fixture
+def arxiv_api() -> Iterator[ArxivStandIn]:
+    """An arXiv API stand-in; `.url` is its query endpoint."""
+    standin = ArxivStandIn()
+    with serve(standin.handle) as base:
+        standin.url = f"{base}/api/query"
+        yield standin
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, arxiv_api: ArxivStandIn, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Write a config.yaml in tmp_path (arXiv → stand-in, fast retries) plus extra YAML; returns its path."""
+    monkeypatch.chdir(tmp_path)
+
+    def write(extra: str = "") -> Path:
+        path = tmp_path / "config.yaml"
+        path.write_text(
+            "sources:\n  arxiv:\n"
+            f"    api_url: {arxiv_api.url}\n    delay_seconds: 0\n    backoff_seconds: 0\n"
+            "    timeout_seconds: 2\n    retries: 2\n"
+            f"store:\n  path: {tmp_path / 'store.json'}\n" + extra,
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("BOT_CONFIG", str(path))
+        return path
+
+    return write

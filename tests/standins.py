@@ -1,0 +1,193 @@
+"""Loopback stand-ins for the remote services, speaking their real protocols over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
+
+ATOM_HEAD = """<?xml version='1.0' encoding='UTF-8'?>
+<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom" \
+xmlns="http://www.w3.org/2005/Atom">
+  <id>https://arxiv.org/api/standin</id>
+  <title>arXiv Query: {query}</title>
+  <updated>2026-04-12T22:09:27Z</updated>
+  <opensearch:itemsPerPage>{per_page}</opensearch:itemsPerPage>
+  <opensearch:totalResults>{total}</opensearch:totalResults>
+  <opensearch:startIndex>{start}</opensearch:startIndex>
+"""
+
+
+@dataclass
+class Entry:
+    """One arXiv API entry."""
+
+    id: str
+    title: str
+    summary: str
+    published: datetime
+    authors: list[str] = field(default_factory=lambda: ["Ada Lovelace"])
+    categories: list[str] = field(default_factory=lambda: ["cs.LG"])
+    version: int = 1
+
+    def xml(self) -> str:
+        """The entry as the arXiv API writes it."""
+        stamp = self.published.strftime("%Y-%m-%dT%H:%M:%SZ")
+        authors = "".join(f"<author><name>{escape(a)}</name></author>" for a in self.authors)
+        cats = "".join(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>' for c in self.categories)
+        vid = f"{self.id}v{self.version}"
+        return (
+            f"  <entry>\n    <id>http://arxiv.org/abs/{vid}</id>\n    <title>{escape(self.title)}</title>\n"
+            f"    <updated>{stamp}</updated>\n"
+            f'    <link href="https://arxiv.org/abs/{vid}" rel="alternate" type="text/html"/>\n'
+            f'    <link href="https://arxiv.org/pdf/{vid}" rel="related" type="application/pdf" title="pdf"/>\n'
+            f"    <summary>{escape(self.summary)}</summary>\n    {cats}\n    <published>{stamp}</published>\n"
+            f'    <arxiv:primary_category term="{self.categories[0]}"/>\n    {authors}\n  </entry>\n'
+        )
+
+
+def atom_page(entries: list[Entry], total: int, start: int, query: str = "") -> bytes:
+    """A whole Atom response page."""
+    head = ATOM_HEAD.format(query=escape(query), per_page=len(entries), total=total, start=start)
+    return (head + "".join(e.xml() for e in entries) + "</feed>\n").encode()
+
+
+def synthetic_week(n: int, monday: datetime, topical_every: int = 10) -> list[Entry]:
+    """n entries spread over a week; every `topical_every`-th one is about a tracked topic."""
+    topical = [
+        (
+            "Efficient Diffusion Models for Text-to-Image Generation",
+            "We propose a latent diffusion model "
+            "that samples 4x faster. Denoising diffusion models are costly; our method reduces steps.",
+        ),
+        (
+            "4-bit Quantization of Large Language Models",
+            "We introduce a post-training quantization method for "
+            "LLMs that keeps accuracy at 4-bit weights and reduces memory by 70%.",
+        ),
+        (
+            "A Vision-Language Model for Visual Question Answering",
+            "We present a multimodal large language "
+            "model that aligns image and text features; it outperforms prior vision-language models on VQA.",
+        ),
+        (
+            "Linear Attention Transformers for Long Context Language Models",
+            "We propose a linear attention "
+            "mechanism with sub-quadratic complexity, enabling 128k tokens with 3x lower latency.",
+        ),
+    ]
+    entries = []
+    for i in range(n):
+        when = monday + timedelta(seconds=int(i * 7 * 86400 / max(n, 1)))
+        if i % topical_every == 0:
+            title, summary = topical[(i // topical_every) % len(topical)]
+            title = f"{title} {i}"
+        else:
+            title = f"A Study of Graph Coloring Heuristics, Part {i}"
+            summary = "Graph coloring is a classic problem. We study greedy heuristics on random graphs."
+        entries.append(Entry(f"{monday:%y%m}.{i:05d}", title, summary, when, authors=["Ada Lovelace", f"B. {i}"]))
+    return entries
+
+
+@dataclass
+class ArxivStandIn:
+    """An arXiv API at http://127.0.0.1:PORT/api/query: paging by start/max_results, scripted failures.
+
+    `script` is consumed one item per request before normal service: an int is an HTTP status to answer
+    with, "empty" an empty page (0 results), "hang" a response delayed past any client timeout.
+    """
+
+    entries: list[Entry] = field(default_factory=list)
+    script: list[Any] = field(default_factory=list)
+    requests: list[dict[str, list[str]]] = field(default_factory=list)
+    hang_seconds: float = 3.0
+    url: str = ""
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        params = parse_qs(urlsplit(handler.path).query)
+        self.requests.append(params)
+        action = self.script.pop(0) if self.script else None
+        if action == "hang":
+            time.sleep(self.hang_seconds)
+        if isinstance(action, int):
+            body = b"Rate exceeded." if action == 429 else b"Service Unavailable"
+            return _reply(handler, action, body, "text/plain", {"Retry-After": "1"})
+        start = int(params.get("start", ["0"])[0])
+        size = int(params.get("max_results", ["100"])[0])
+        page = [] if action == "empty" else self.entries[start : start + size]
+        total = 0 if action == "empty" else len(self.entries)
+        body = atom_page(page, total, start, params.get("search_query", [""])[0])
+        return _reply(handler, 200, body, "application/atom+xml; charset=utf-8")
+
+
+def _reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str,
+           headers: dict[str, str] | None = None) -> None:  # fmt: skip
+    handler.send_response(status)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+        handler.wfile.write(body)
+
+
+def reply_json(handler: BaseHTTPRequestHandler, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+    """Answer with a JSON body."""
+    _reply(handler, status, json.dumps(data).encode(), "application/json", headers)
+
+
+@contextmanager
+def serve(handle: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
+    """Run a handler on a loopback port for the duration; yields the base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            handle(self)
+
+        def do_POST(self) -> None:
+            handle(self)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def week_monday(week: str) -> datetime:
+    """Monday 00:00 UTC of an ISO week string."""
+    year, number = week.split("-W")
+    return datetime.fromisocalendar(int(year), int(number), 1).replace(tzinfo=UTC)
+
+
+def main() -> None:
+    """Serve a synthetic week from the command line (used by bench/week.py): standins N WEEK."""
+    import sys
+
+    n, week = int(sys.argv[1]), sys.argv[2]
+    standin = ArxivStandIn(entries=synthetic_week(n, week_monday(week)))
+    with serve(standin.handle) as url:
+        print(url, flush=True)
+        sys.stdin.read()
+    print(len(standin.requests), flush=True)
+
+
+if __name__ == "__main__":
+    main()

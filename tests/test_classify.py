@@ -1,0 +1,119 @@
+"""Hand-written labelled examples that pin the default topics' behaviour (not taken from any dev file)."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.classify import Classifier, Cue, normalize_tags
+from bot.config import Config, TopicConfig
+from bot.paper import Paper
+
+
+def paper(title: str, abstract: str = "", categories: tuple[str, ...] = ()) -> Paper:
+    return Paper(key="x", title=title, authors=(), abstract=abstract, url="u",
+                 published=datetime(2023, 5, 1, tzinfo=UTC), categories=categories)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    config = Config()
+    return Classifier(config.topics, config.tags)
+
+
+CASES = [
+    ("Sampling Faster from Latent Diffusion Models with Learned Step Schedules",
+     "Denoising diffusion models generate high-quality images but sampling is slow. We learn a step schedule.",
+     {"diffusion"}),
+    ("Discrete Diffusion for Text Generation",
+     "We propose a diffusion model over discrete tokens; discrete states are corrupted and denoised.",
+     {"diffusion"}),
+    ("Graph Neural Networks for Molecule Property Prediction",
+     "We propose an efficient message passing scheme that is more efficient than prior work.",
+     set()),
+    ("A Vision-Language Model That Reads Charts",
+     "We train a vision-language model on chart images paired with text and evaluate on chart QA.",
+     {"mllm"}),
+    ("GPTQ-style 3-bit Weight Quantization for Large Language Models",
+     "We propose a post-training quantization method for LLMs that reaches 3-bit weights.",
+     {"quantization", "llm-efficiency"}),
+    ("Linear-Time Attention for Long-Context Language Models",
+     "Self-attention has quadratic complexity. We propose a linear attention with 4x lower latency.",
+     {"llm-efficiency"}),
+    ("Heat Diffusion on Manifolds for Shape Analysis",
+     "We study the heat diffusion equation on triangle meshes.",
+     set()),
+    ("Vector-Quantized Image Tokenizers for Autoregressive Generation",
+     "We train a VQ-VAE whose vector quantization codebook yields discrete image tokens.",
+     set()),
+    ("Efficient Data Loading for Robot Learning",
+     "Our loader is efficient.",
+     set()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("title", "abstract", "topics"), CASES)
+def test_hand_labelled_examples(classifier: Classifier, title: str, abstract: str, topics: set[str]) -> None:
+    assert set(classifier.classify(paper(title, abstract)).topics) == topics
+
+
+def test_efficient_in_the_abstract_alone_is_not_llm_efficiency(classifier: Classifier) -> None:
+    result = classifier.classify(paper("A Study of Dialogue Agents", "Our agent is efficient and efficiently trained."))
+    assert "llm-efficiency" not in result.topics
+    assert 0 < result.scores["llm-efficiency"] < 4
+
+
+def test_title_counts_more_than_abstract(classifier: Classifier) -> None:
+    in_title = classifier.classify(paper("Multimodal Large Language Models", "We study them."))
+    in_abstract = classifier.classify(paper("A study", "We study multimodal large language models."))
+    assert in_title.scores["mllm"] > in_abstract.scores["mllm"]
+
+
+def test_tags_are_specific_first_and_bounded(classifier: Classifier) -> None:
+    result = classifier.classify(paper(
+        "Text-to-Image Diffusion Models with Few-Shot Vision-Language Multimodal LLM Transformers Attention",
+        "diffusion models diffusion models"))  # fmt: skip
+    assert result.tags[:2] == ("text2img", "ddpm")
+    assert 1 <= len(result.tags) <= 5
+
+
+def test_topic_tag_is_the_fallback(classifier: Classifier) -> None:
+    result = classifier.classify(paper("Denoising Score Matching at Scale", "Diffusion here. And diffusion there."))
+    assert result.topics == ("diffusion",)
+    assert result.tags == ("ddpm",)
+
+
+def test_requires_gates_a_topic_and_is_explained() -> None:
+    topic = TopicConfig(threshold=1, cues={"speech": 1}, requires=["robots?"])
+    classifier = Classifier({"robot-speech": topic}, {})
+    assert classifier.classify(paper("Speech for robots")).topics == ("robot-speech",)
+    assert classifier.classify(paper("Speech for people")).topics == ()
+    assert [h.kind for h in classifier.explain(paper("Speech for people"))] == ["requires"]
+
+
+def test_negative_cues_and_category_priors_are_explained() -> None:
+    topic = TopicConfig(threshold=3, cues={"diffusion": 2}, negative={"heat diffusion": 2}, categories={"cs.CV": 1})
+    classifier = Classifier({"diffusion": topic}, {})
+    hits = classifier.explain(paper("Heat diffusion", categories=("cs.CV",)))
+    assert {(h.kind, h.where, h.points) for h in hits} == {
+        ("cue", "title", 4.0), ("negative", "title", -4.0), ("category", "categories", 1.0)}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literals"),
+    [("diffusion models?", ("diffusion model",)), ("kv[- ]cache", ("cache",)),
+     ("prun(e|ed|ing)|lottery tickets?", ("prun", "lottery ticket")),
+     ("diffusion[- ](based|process(es)?)", ("diffusion",))],
+)  # fmt: skip
+def test_cue_prefilter_literals_are_sound(pattern: str, literals: tuple[str, ...]) -> None:
+    assert Cue.compile(pattern).literals == literals
+
+
+def test_cues_match_on_word_bounds() -> None:
+    cue = Cue.compile("moe")
+    assert cue.count("MoE layers", "moe layers") == 1
+    assert cue.count("Hemoe", "hemoe") == 0
+
+
+def test_normalize_tags() -> None:
+    assert normalize_tags(["#LLM", "few shot", "llm", "bad tag!", "instruction-tuning"]) == [
+        "llm", "few_shot", "instruction-tuning"]  # fmt: skip

@@ -1,0 +1,128 @@
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from tests.standins import ArxivStandIn, synthetic_week, week_monday
+
+REPO = Path(__file__).resolve().parents[1]
+WriteConfig = Callable[..., Path]
+
+
+def run(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_digest_dry_run_prints_the_roundup_and_writes_nothing(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, tmp_path: Path
+) -> None:
+    write_config()
+    arxiv_api.entries = synthetic_week(40, week_monday("2023-W18"))
+    result = run("digest", "--week", "2023-W18", "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "2023년 5월 1주차"
+    assert re.fullmatch(r"https://arxiv\.org/abs/2305\.\d{5}", lines[1])
+    assert lines[2].endswith("(Ada Lovelace, B. 0)") or "(Ada Lovelace" in lines[2]
+    assert not (tmp_path / "store.json").exists()
+
+
+def test_digest_json_items(arxiv_api: ArxivStandIn, write_config: WriteConfig) -> None:
+    write_config()
+    arxiv_api.entries = synthetic_week(40, week_monday("2023-W18"))
+    doc = json.loads(run("digest", "--week", "2023-W18", "--dry-run", "--format", "json", "--lang", "en").output)
+    assert doc["label"] == "Week 1 of May 2023 (May 1–7)"
+    assert len(doc["items"]) == 4  # one topical paper in ten
+    assert {t for item in doc["items"] for t in item["topics"]} >= {"diffusion", "mllm", "quantization"}
+    assert all(item["commentary"] and item["tags"] for item in doc["items"])
+
+
+def test_published_papers_are_not_featured_again(arxiv_api: ArxivStandIn, write_config: WriteConfig) -> None:
+    write_config()
+    arxiv_api.entries = synthetic_week(40, week_monday("2023-W18"))
+    first = json.loads(run("digest", "--week", "2023-W18", "--format", "json").output)
+    assert len(first["items"]) == 4
+    requests = len(arxiv_api.requests)
+    again = json.loads(run("digest", "--week", "2023-W18", "--format", "json").output)
+    assert again == first  # the frozen digest, not a rebuild
+    assert len(arxiv_api.requests) == requests
+    # The same papers in the next week's window (say a late v2) are not featured twice.
+    arxiv_api.entries = synthetic_week(40, week_monday("2023-W19"))
+    for entry, old in zip(arxiv_api.entries, synthetic_week(40, week_monday("2023-W18")), strict=True):
+        entry.id = old.id
+    nxt = json.loads(run("digest", "--week", "2023-W19", "--format", "json").output)
+    assert nxt["items"] == []
+
+
+def test_arxiv_outage_is_one_line_and_non_zero(arxiv_api: ArxivStandIn, write_config: WriteConfig) -> None:
+    write_config()
+    result = CliRunner().invoke(cli, ["digest", "--week", "2023-W18", "--dry-run"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("Error: arXiv API at ")
+
+
+def test_config_typo_is_one_line(write_config: WriteConfig) -> None:
+    path = write_config("digest:\n  langauge: en\n")
+    result = CliRunner().invoke(cli, ["digest", "--dry-run"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: digest.langauge: unknown key ({path})\n"
+
+
+def test_bad_week_is_one_line(write_config: WriteConfig) -> None:
+    write_config()
+    result = CliRunner().invoke(cli, ["digest", "--week", "2023-18"])
+    assert result.exit_code == 1
+    assert "expected an ISO week such as 2023-W18" in result.output
+
+
+def test_classify_passes_fields_through_in_order(write_config: WriteConfig, tmp_path: Path) -> None:
+    write_config()
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"id": 1, "title": "Latent Diffusion Models", "abstract": "We propose a diffusion model."}\n'
+        '{"id": 2, "title": "Graph coloring"}\n',
+        encoding="utf-8",
+    )
+    out = [json.loads(line) for line in run("classify", str(source)).output.splitlines()]
+    assert [o["id"] for o in out] == [1, 2]
+    assert out[0]["topics"] == ["diffusion"]
+    assert out[0]["scores"]["diffusion"] >= 4
+    assert out[1]["topics"] == [] and out[1]["tags"] == []
+
+
+def test_classify_explain_and_bad_lines(write_config: WriteConfig) -> None:
+    write_config()
+    result = CliRunner().invoke(cli, ["classify", "--explain"], input='{"title": "Latent Diffusion Models"}\n')
+    hits = [h for h in json.loads(result.output)["explain"] if h["topic"] == "diffusion"]
+    assert {"topic": "diffusion", "kind": "cue", "pattern": "diffusion models?", "where": "title",
+            "points": 8.0} in hits  # fmt: skip
+    bad = CliRunner().invoke(cli, ["classify"], input='{"title": "ok"}\nnot json\n')
+    assert bad.exit_code == 1
+    assert "<stdin> line 2: invalid JSON" in bad.output
+
+
+def commands() -> list[str]:
+    return sorted(cli.commands)
+
+
+@pytest.mark.parametrize("name", commands())
+def test_every_command_has_help_with_an_example_and_is_documented(name: str) -> None:
+    result = run(name, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.output
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"bot {name}" in readme
+
+
+def test_help_is_fast_to_import() -> None:
+    # `bot --help` must not import the heavy libraries (arxiv, jinja2, tinydb, telegram, ...).
+    code = "import sys, bot.cli; print(sorted(m for m in ('arxiv','jinja2','tinydb','pydantic') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

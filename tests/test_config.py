@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, load_config, parse_config
+from bot.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_empty_file_gives_every_default() -> None:
+    config = parse_config("", "x.yaml")
+    assert config.digest.language == "ko"
+    assert config.sources.arxiv.api_url == "https://export.arxiv.org/api/query"
+    assert config.sources.arxiv.page_size == 2000
+    assert config.sources.arxiv.delay_seconds == 3
+    assert list(config.topics) == ["llm-efficiency", "diffusion", "mllm", "quantization"]
+
+
+def test_repository_config_is_the_built_in_default() -> None:
+    assert load_config(str(REPO / "config.yaml")).model_dump() == Config().model_dump()
+
+
+def test_a_file_may_set_a_few_keys() -> None:
+    config = parse_config("digest:\n  max_items: 12\nsources:\n  feeds:\n    - {name: blog, url: http://x}\n", "c")
+    assert config.digest.max_items == 12
+    assert config.digest.per_topic == 8
+    assert config.sources.feeds[0].kind == "rss"
+
+
+def test_unknown_key_names_the_key_path_and_the_file() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config("digest:\n  max_itmes: 3\n", "/etc/bot/config.yaml")
+    assert "digest.max_itmes: unknown key" in str(error.value)
+    assert "/etc/bot/config.yaml" in str(error.value)
+
+
+def test_wrong_type_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"sources\.arxiv\.page_size.*'many'.*c\.yaml"):
+        parse_config("sources:\n  arxiv:\n    page_size: many\n", "c.yaml")
+
+
+def test_broken_yaml_names_the_line() -> None:
+    with pytest.raises(ConfigError, match=r"c\.yaml line 2: invalid YAML"):
+        parse_config("digest:\n\tlanguage: ko\n", "c.yaml")
+
+
+def test_env_is_substituted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TG_TOKEN", "123:abc")
+    config = parse_config("channels:\n  telegram: {token: '${TG_TOKEN}', chat_id: 42}\n", "c")
+    assert config.channels.telegram is not None
+    assert config.channels.telegram.token == "123:abc"
+    assert config.channels.telegram.chat_id == "42"
+
+
+def test_missing_env_is_an_error_only_when_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOPE_TOKEN", raising=False)
+    config = parse_config("channels:\n  telegram: {token: '${NOPE_TOKEN}', chat_id: 1}\n", "c.yaml")
+    config.require("channels.slack")  # unrelated key: fine
+    with pytest.raises(ConfigError, match=r"channels\.telegram\.token: environment variable NOPE_TOKEN.*c\.yaml"):
+        config.require("channels.telegram")
+
+
+def test_config_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BOT_CONFIG", raising=False)
+    assert load_config().source == "built-in defaults"
+    (tmp_path / "config.yaml").write_text("digest: {language: en}\n")
+    assert load_config().digest.language == "en"
+    other = tmp_path / "other.yaml"
+    other.write_text("digest: {language: zh}\n")
+    monkeypatch.setenv("BOT_CONFIG", str(other))
+    assert load_config().digest.language == "zh"
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(str(tmp_path / "missing.yaml"))

@@ -1,0 +1,83 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.errors import StoreCorruptError, StoreLockedError
+from bot.store import SCHEMA_VERSION, Store
+
+
+def test_new_store_records_its_schema(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with Store(path) as store:
+        store.table("featured").insert({"key": "2305.01115", "week": "2023-W18"})
+    data = json.loads(path.read_text())
+    assert list(data["meta"].values()) == [{"schema": SCHEMA_VERSION}]
+    assert list(data["featured"].values()) == [{"key": "2305.01115", "week": "2023-W18"}]
+
+
+def test_writes_replace_the_file_and_leave_no_temp_files(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with Store(path) as store:
+        inode = path.stat().st_ino
+        store.table("featured").insert({"key": "a", "week": "2023-W18"})
+        assert path.stat().st_ino != inode  # a new file was renamed over the old one
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".tmp") == []
+
+
+def test_a_batch_is_one_file_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    replaced: list[str] = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (replaced.append(str(b)), real_replace(a, b)))
+    with Store(tmp_path / "s.json") as store:
+        replaced.clear()
+        with store.batch():
+            store.table("featured").insert_multiple({"key": str(i), "week": "2023-W18"} for i in range(50))
+            store.table("digests").insert({"week": "2023-W18", "items": []})
+    assert replaced == [str(tmp_path / "s.json")]
+
+
+def test_second_process_is_refused_with_the_holder(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with Store(path), pytest.raises(StoreLockedError) as error, Store(path, lock_timeout=0.1):
+        pass
+    assert str(path) in str(error.value)
+    assert f"pid {os.getpid()}" in str(error.value)
+
+
+@pytest.mark.parametrize("content", ['{"meta": {"1": {"schema": 1}}, "featured": {', "[1, 2]", "\x00\x01garbage"])
+def test_corrupt_store_is_named_and_left_untouched(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    with pytest.raises(StoreCorruptError) as error, Store(path):
+        pass
+    assert str(path) in str(error.value)
+    assert path.read_text() == content
+
+
+def test_corrupt_store_error_names_the_backup(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with Store(path) as store:
+        store.table("featured").insert({"key": "a", "week": "2023-W18"})
+    with Store(path):
+        pass  # a good open keeps a backup
+    good = path.read_text()
+    path.write_text(good[:-5])
+    with pytest.raises(StoreCorruptError, match=r"s\.json\.bak"), Store(path):
+        pass
+    assert json.loads((tmp_path / "s.json.bak").read_text())["featured"]
+
+
+def test_unknown_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"meta": {"1": {"schema": 99}}}))
+    with pytest.raises(StoreCorruptError, match="schema version 99"), Store(path):
+        pass
+
+
+def test_read_only_store_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with Store(path, read_only=True) as store:
+        assert store.table("featured").all() == []
+    assert not path.exists()
