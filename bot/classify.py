@@ -103,13 +103,15 @@ class _Topic:
         self.cues = [(Cue.compile(p), w) for p, w in config.cues.items()]
         self.negative = [(Cue.compile(p), w) for p, w in config.negative.items()]
         self.requires = [Cue.compile(p) for p in config.requires]
+        self.gate = _Gate([c for c, _ in self.cues + self.negative] + self.requires)
 
     def hits(self, text: _Text, categories: tuple[str, ...]) -> list[Hit]:
-        if self.requires and not any(text.in_title(c) or text.in_abstract(c) for c in self.requires):
+        present = self.gate.seen(text)
+        if self.requires and not (present and any(text.in_title(c) or text.in_abstract(c) for c in self.requires)):
             return [Hit(self.name, "requires", "|".join(self.config.requires), "title+abstract", 0.0)]
         hits: list[Hit] = []
         for kind, cues, sign in (("cue", self.cues, 1.0), ("negative", self.negative, -1.0)):
-            for cue, weight in cues:
+            for cue, weight in cues if present else ():
                 if text.in_title(cue):
                     hits.append(Hit(self.name, kind, cue.pattern, "title", sign * weight * self.config.title_weight))
                 if text.in_abstract(cue):
@@ -120,31 +122,50 @@ class _Topic:
         return hits
 
 
+class _Gate:
+    """One search for any literal of a group of cues: most papers are about none of a topic's cues."""
+
+    def __init__(self, cues: list[Cue]) -> None:
+        literals = sorted({lit for cue in cues for lit in cue.literals}, key=len, reverse=True)
+        gated = all(cue.literals for cue in cues)
+        self.regex = re.compile("|".join(map(re.escape, literals))) if gated and literals else None
+
+    def seen(self, text: _Text) -> bool:
+        """Whether any cue of the group can match the text."""
+        return self.regex is None or bool(self.regex.search(text.title_lower) or self.regex.search(text.abstract_lower))
+
+
 class Classifier:
     """Topics, scores and hashtags for papers under one topic and tag configuration."""
 
     def __init__(self, topics: Mapping[str, TopicConfig], tags: Mapping[str, list[str]]) -> None:
         self.topics = [_Topic(name, config) for name, config in topics.items()]
         self.tags = [(tag, [Cue.compile(p) for p in patterns]) for tag, patterns in tags.items()]
+        self.tag_gate = _Gate([cue for _, cues in self.tags for cue in cues])
 
     def explain(self, paper: Paper) -> list[Hit]:
         """Every cue, negative cue, category prior and unmet requirement that shaped the scores."""
-        text = _Text.of(paper)
-        return [hit for topic in self.topics for hit in topic.hits(text, paper.categories)]
+        return self._hits(_Text.of(paper), paper.categories)
+
+    def _hits(self, text: _Text, categories: tuple[str, ...]) -> list[Hit]:
+        return [hit for topic in self.topics for hit in topic.hits(text, categories)]
 
     def classify(self, paper: Paper) -> Paper:
         """The paper with its topics (best first), per-topic scores, overall score and hashtags."""
-        hits = self.explain(paper)
+        text = _Text.of(paper)
+        hits = self._hits(text, paper.categories)
         scores = {t.name: round(float(sum(h.points for h in hits if h.topic == t.name)), 3) for t in self.topics}
         passed = [t for t in self.topics if scores[t.name] >= t.config.threshold]
         passed.sort(key=lambda t: -scores[t.name])
-        tags = self._tags(_Text.of(paper), [t.config.tag for t in passed if t.config.tag])
+        tags = self._tags(text, [t.config.tag for t in passed if t.config.tag])
         best = max((scores[t.name] for t in passed), default=0.0)
         return replace(paper, topics=tuple(t.name for t in passed), scores=scores, score=best, tags=tags)
 
     def _tags(self, text: _Text, fallback: list[str]) -> tuple[str, ...]:
         # A tag needs its pattern in the title, or twice in the abstract: one passing mention is noise.
-        found = [tag for tag, cues in self.tags if any(text.in_title(c) or text.in_abstract(c) >= 2 for c in cues)]
+        found = []
+        if self.tag_gate.seen(text):
+            found = [tag for tag, cues in self.tags if any(text.in_title(c) or text.in_abstract(c) >= 2 for c in cues)]
         return tuple(normalize_tags(found or fallback[:1]))[:MAX_TAGS]
 
 
