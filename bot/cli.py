@@ -13,6 +13,7 @@ from bot.errors import BotError
 
 FORMATS = ("text", "markdown", "json")
 LANGUAGES = ("ko", "en", "zh")
+CHANNELS = ("telegram", "slack", "email")
 
 
 class _Group(click.Group):
@@ -51,18 +52,27 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
 
 @cli.command()
 @click.option("--week", metavar="YYYY-Www", help="ISO week, e.g. 2023-W18 (default: the last finished week).")
-@click.option("--dry-run", is_flag=True, help="Print the digest; write nothing to the store.")
+@click.option("--dry-run", is_flag=True, help="Print the digest; write nothing and send nothing.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--lang", type=click.Choice(LANGUAGES), help="Language of the label and fixed texts.")
-@click.option("--refresh", is_flag=True, help="Rebuild the week's digest instead of using the frozen one.")
+@click.option("--refresh", is_flag=True, help="Rebuild the week's undelivered digest instead of the frozen one.")
+@click.option("--force", is_flag=True, help="Resend the week to the channels even if already delivered.")
+@click.option("--channel", type=click.Choice(CHANNELS), help="Deliver to this channel only.")
 @click.pass_context
-def digest(ctx: click.Context, week: str | None, dry_run: bool, fmt: str, lang: str | None, refresh: bool) -> None:
-    """Build the week's digest and publish it (print it with --dry-run).
+def digest(
+    ctx: click.Context, week: str | None, dry_run: bool, fmt: str, lang: str | None, refresh: bool, force: bool,
+    channel: str | None,
+) -> None:  # fmt: skip
+    """Build the week's digest and deliver it to the configured channels.
+
+    With no channel configured (or with --dry-run) the digest is printed. A week is delivered once per
+    channel: a rerun sends only what is missing and says so.
 
     \b
     Examples:
       bot digest --week 2023-W18 --dry-run
-      bot digest --week 2023-W18 --format json --lang en
+      bot digest --week 2023-W18 --format json --lang en --dry-run
+      bot digest --week 2023-W18 --channel telegram --force
     """
     from bot import pipeline
     from bot.progress import paper_progress
@@ -71,9 +81,22 @@ def digest(ctx: click.Context, week: str | None, dry_run: bool, fmt: str, lang: 
 
     config = _config(ctx)
     target = Week.parse(week) if week else Week.last_finished()
+    language = lang or config.digest.language
     with paper_progress(f"arXiv {target}") as progress:
-        result = pipeline.publish(config, target, dry_run=dry_run, refresh=refresh, progress=progress)
-    click.echo(render(result, fmt, lang or config.digest.language, config), nl=False)
+        result = pipeline.publish(
+            config, target, language=language, dry_run=dry_run, refresh=refresh, force=force, only=channel,
+            progress=progress,
+        )  # fmt: skip
+    if not result.reports:
+        click.echo(render(result.digest, fmt, language, config), nl=False)
+        return
+    for report in result.reports:
+        click.echo(f"{target} {report.line()}")
+    failed = [r.channel for r in result.reports if not r.ok]
+    if failed:
+        raise click.ClickException(f"{target}: delivery failed on {', '.join(failed)}; rerun to send the missing parts")
+    if not any(r.sent for r in result.reports):
+        click.echo(f"{target}: nothing to send, already delivered to every channel (--force resends)")
 
 
 @cli.command()

@@ -106,6 +106,7 @@ class EmailConfig(_Strict):
     password: str | None = None
     sender: str
     recipients: list[str]
+    ca_file: str | None = None
     max_retries: int = Field(3, ge=0)
     backoff_seconds: float = Field(5.0, ge=0)
     timeout_seconds: float = Field(30.0, gt=0)

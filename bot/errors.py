@@ -46,3 +46,12 @@ class ArxivOutageError(SourceError):
 
 class NotesError(BotError):
     """An editor's notes file is invalid."""
+
+
+class DeliveryError(BotError):
+    """A channel failed to deliver a part."""
+
+    def __init__(self, message: str, *, ambiguous: bool = False) -> None:
+        super().__init__(message)
+        # The remote side may have received it (a timeout after sending): the ledger keeps it pending.
+        self.ambiguous = ambiguous

@@ -78,6 +78,14 @@ def to_json(digest: Digest, language: str) -> str:
     return json.dumps({**document, "items": items}, ensure_ascii=False, indent=2) + "\n"
 
 
+SUBJECTS = {"ko": "논문 다이제스트: {label}", "en": "Paper digest: {label}", "zh": "论文周报：{label}"}
+
+
+def subject(digest: Digest, language: str) -> str:
+    """The email subject: the week label in the digest's language."""
+    return SUBJECTS[language].format(label=digest.week.label(language))
+
+
 def render(digest: Digest, fmt: str, language: str, config: Config) -> str:
     """The digest as `text` (the roundup shape), `markdown` or `json`."""
     if fmt == "json":

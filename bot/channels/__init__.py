@@ -1,0 +1,25 @@
+"""Delivery channels: one class per service behind `Channel`; the registry below builds the configured ones."""
+
+from __future__ import annotations
+
+from bot.channels.base import Channel, Part
+from bot.config import Config
+
+
+def configured_channels(config: Config, only: str | None = None) -> list[Channel]:
+    """The channels set in `config.channels` (or just `only`), in a fixed order."""
+    from bot.channels.email import EmailChannel
+    from bot.channels.slack import SlackChannel
+    from bot.channels.telegram import TelegramChannel
+
+    registry: dict[str, type[Channel]] = {"telegram": TelegramChannel, "slack": SlackChannel, "email": EmailChannel}
+    channels = []
+    for name, cls in registry.items():
+        settings = getattr(config.channels, name)
+        if settings is not None and only in (None, name):
+            config.require(f"channels.{name}")
+            channels.append(cls(settings))
+    return channels
+
+
+__all__ = ["Channel", "Part", "configured_channels"]

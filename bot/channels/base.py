@@ -1,0 +1,47 @@
+"""The base of every delivery channel: identity and limits as class attributes, parts rendered purely."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from bot.config import Config
+from bot.digest import Digest
+
+
+@dataclass(frozen=True)
+class Part:
+    """One message of a digest on one channel: `id` is deterministic (a number, or a recipient)."""
+
+    id: str
+    payload: Any
+
+    @property
+    def hash(self) -> str:
+        """A content hash, so the ledger can tell a changed part from the one it sent."""
+        return hashlib.sha256(repr(self.payload).encode()).hexdigest()[:16]
+
+
+class Channel(ABC):
+    """A delivery service. Subclasses set `name` and `max_length`, render parts and send one part."""
+
+    name: ClassVar[str]
+    max_length: ClassVar[int]
+    # Whether a failed part must stop the later ones (a chat reads in order; mail recipients are independent).
+    ordered: ClassVar[bool] = True
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def parts(self, digest: Digest, language: str, config: Config) -> list[Part]:
+        """The digest as this channel's messages, each within its limits (pure)."""
+
+    @abstractmethod
+    def send(self, part: Part) -> str:
+        """Deliver one part and return the remote message id; raise DeliveryError on failure."""
+
+    def close(self) -> None:  # noqa: B027 — most channels hold nothing to release
+        """Release connections."""

@@ -1,0 +1,115 @@
+"""Slack (slack-sdk): Block Kit messages — a header, a section per item — within Slack's limits."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bot.channels.base import Channel, Part
+from bot.config import Config, SlackConfig
+from bot.digest import Digest, DigestItem
+from bot.errors import DeliveryError
+from bot.render import author_list, hashtags
+
+MAX_BLOCKS = 50
+MAX_HEADER = 150
+# Slack answers msg_blocks_too_long near 13k characters of block text; stay well under.
+MAX_MESSAGE_TEXT = 11_000
+
+
+def mrkdwn_escape(text: str) -> str:
+    """Slack's mrkdwn needs only `&`, `<` and `>` escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def section_text(item: DigestItem, max_authors: int, limit: int) -> str:
+    """An item as mrkdwn: linked title, authors, commentary, hashtags; the commentary shortened to fit."""
+    title = mrkdwn_escape(item.title[:500]).replace("|", "¦")  # `|` would end the link text
+    head = f"*<{item.url}|{title}>*"
+    if item.authors:
+        head += "\n" + mrkdwn_escape(author_list(item.authors, max_authors))[:500]
+    tail = f"\n{hashtags(item.tags)}" if item.tags else ""
+    room = limit - len(head) - len(tail) - 1
+    commentary = item.commentary if len(item.commentary) <= room else item.commentary[: max(0, room - 1)] + "…"
+    return head + (f"\n{mrkdwn_escape(commentary)}" if commentary.strip("…") else "") + tail
+
+
+class SlackChannel(Channel):
+    """A Slack channel through the Web API (`token` + `channel`) or an incoming webhook (`webhook_url`)."""
+
+    name = "slack"
+    max_length = 3000  # characters of one section's text
+
+    settings: SlackConfig
+
+    def __init__(self, settings: SlackConfig) -> None:
+        if not settings.webhook_url and not (settings.token and settings.channel):
+            raise DeliveryError("channels.slack needs either webhook_url or both token and channel")
+        super().__init__(settings)
+
+    def parts(self, digest: Digest, language: str, config: Config) -> list[Part]:
+        """Messages of at most 50 blocks and ~11k characters; the first starts with the header."""
+        label = digest.week.label(language)
+        header = {"type": "header", "text": {"type": "plain_text", "text": label[:MAX_HEADER], "emoji": True}}
+        messages: list[list[dict[str, Any]]] = [[header]]
+        size = len(label)
+        for item in digest.items:
+            # Escaping can grow text (& → &amp;): leave room so the escaped section stays within the limit.
+            text = section_text(item, config.digest.max_authors, self.max_length - 200)
+            if len(messages[-1]) >= MAX_BLOCKS or size + len(text) > MAX_MESSAGE_TEXT:
+                messages.append([])
+                size = 0
+            messages[-1].append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+            size += len(text)
+        return [
+            Part(str(i), {"text": _fallback(label, blocks), "blocks": blocks}) for i, blocks in enumerate(messages, 1)
+        ]
+
+    def send(self, part: Part) -> str:
+        """Post one message; wait out 429s (bounded)."""
+        for attempt in range(self.settings.max_retries + 1):
+            try:
+                return self._post(part.payload)
+            except _RateLimited as limited:
+                if attempt == self.settings.max_retries:
+                    raise DeliveryError(f"rate limited (retry after {limited.seconds:g} s), gave up") from None
+                time.sleep(limited.seconds)
+            except OSError as error:  # urllib's URLError: nothing reached Slack
+                if attempt == self.settings.max_retries:
+                    raise DeliveryError(f"cannot reach Slack: {error}") from None
+                time.sleep(min(2.0**attempt, 30.0))
+        raise AssertionError("unreachable")
+
+    def _post(self, payload: dict[str, Any]) -> str:
+        from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError
+        from slack_sdk.webhook import WebhookClient
+
+        timeout = int(self.settings.timeout_seconds)
+        if self.settings.webhook_url:
+            answer = WebhookClient(self.settings.webhook_url, timeout=timeout).send(**payload)
+            if answer.status_code == 429:
+                raise _RateLimited(answer.headers)
+            if answer.status_code != 200 or answer.body != "ok":
+                raise DeliveryError(f"Slack webhook answered {answer.status_code}: {answer.body[:200]}")
+            return "webhook"
+        client = WebClient(self.settings.token, base_url=self.settings.base_url, timeout=timeout)
+        try:
+            result = client.chat_postMessage(channel=self.settings.channel or "", **payload)
+        except SlackApiError as error:
+            if error.response.status_code == 429:
+                raise _RateLimited(error.response.headers) from None
+            raise DeliveryError(f"Slack refused the message: {error.response.get('error')}") from None
+        return str(result["ts"])
+
+
+class _RateLimited(Exception):
+    def __init__(self, headers: Any) -> None:
+        retry_after = {str(k).lower(): v for k, v in dict(headers or {}).items()}.get("retry-after", 1)
+        self.seconds = float(retry_after[0] if isinstance(retry_after, list) else retry_after)
+
+
+def _fallback(label: str, blocks: list[dict[str, Any]]) -> str:
+    """The notification text: the label and the first line of each section."""
+    titles = [b["text"]["text"].split("\n", 1)[0] for b in blocks if b["type"] == "section"]
+    return "\n".join([label, *titles])[:3000]

@@ -1,0 +1,139 @@
+"""Telegram (python-telegram-bot): HTML messages of at most 4096 UTF-16 units after entity parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+from bot.channels.base import Channel, Part
+from bot.config import Config, TelegramConfig
+from bot.digest import Digest, DigestItem
+from bot.errors import DeliveryError
+from bot.render import author_list, hashtags
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def visible_length(markup: str) -> int:
+    """Length as Telegram counts it: tags removed, entities decoded, in UTF-16 code units."""
+    return len(html.unescape(_TAG.sub("", markup)).encode("utf-16-le")) // 2
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def item_html(item: DigestItem, max_authors: int, commentary: str | None = None) -> str:
+    """One item in the roundup's shape: link, bold title with authors, commentary, hashtags."""
+    lines = [_escape(item.url), f"<b>{_escape(item.title)}</b>"]
+    if item.authors:
+        lines[1] += f" ({_escape(author_list(item.authors, max_authors))})"
+    text = item.commentary if commentary is None else commentary
+    lines += [_escape(text)] if text else []
+    lines += [hashtags(item.tags)] if item.tags else []
+    return "\n".join(lines)
+
+
+def fit_item(item: DigestItem, max_authors: int, budget: int) -> str:
+    """The item's HTML, its commentary shortened (never its markup broken) until it fits the budget."""
+    markup = item_html(item, max_authors)
+    commentary = item.commentary
+    while visible_length(markup) > budget and commentary:
+        keep = len(commentary) - (visible_length(markup) - budget) - 1
+        commentary = commentary[:keep].rstrip() + "…" if keep > 0 else ""
+        markup = item_html(item, max_authors, commentary)
+    if visible_length(markup) > budget:  # even without commentary (a hostile title): cut the title too
+        markup = item_html(replace(item, title=item.title[: budget // 2] + "…"), max_authors, "")
+    return markup
+
+
+class TelegramChannel(Channel):
+    """A Telegram chat or channel through the Bot API (or a self-hosted Bot API server via `base_url`)."""
+
+    name = "telegram"
+    max_length = 4096
+
+    settings: TelegramConfig
+
+    def __init__(self, settings: TelegramConfig) -> None:
+        super().__init__(settings)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bot: object | None = None
+        self._last_send = 0.0
+
+    def parts(self, digest: Digest, language: str, config: Config) -> list[Part]:
+        """Messages split only between items; the label heads the first."""
+        header = f"<b>{_escape(digest.week.label(language))}</b>"
+        separator = "\n\n"
+        messages: list[str] = []
+        current = header
+        for item in digest.items:
+            markup = fit_item(item, config.digest.max_authors, self.max_length - visible_length(header) - 2)
+            if visible_length(current) + 2 + visible_length(markup) > self.max_length:
+                messages.append(current)
+                current = markup
+            else:
+                current += separator + markup
+        messages.append(current)
+        return [Part(str(i), text) for i, text in enumerate(messages, start=1)]
+
+    def send(self, part: Part) -> str:
+        """Send one HTML message; wait out 429s (bounded), keep at least min_interval between messages."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(self._send(part.payload))
+
+    async def _send(self, text: str) -> str:
+        from telegram import Bot, LinkPreviewOptions
+        from telegram.constants import ParseMode
+        from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+        from telegram.request import HTTPXRequest
+
+        if self._bot is None:
+            timeout = self.settings.timeout_seconds
+            request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
+            self._bot = Bot(self.settings.token, base_url=self.settings.base_url, request=request)
+        bot: Bot = self._bot  # type: ignore[assignment]
+        for attempt in range(self.settings.max_retries + 1):
+            wait = self._last_send + self.settings.min_interval_seconds - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                message = await bot.send_message(
+                    chat_id=self.settings.chat_id,
+                    text=text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+                return str(message.message_id)
+            except RetryAfter as error:
+                delay = error.retry_after
+                seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+                if attempt == self.settings.max_retries:
+                    raise DeliveryError(f"rate limited (retry after {seconds:g} s), gave up") from None
+                await asyncio.sleep(seconds)
+            except TimedOut:
+                # The message may have gone out: leave the ledger row pending for the ambiguity policy.
+                raise DeliveryError("timed out waiting for Telegram", ambiguous=True) from None
+            except (BadRequest, Forbidden, InvalidToken) as error:
+                raise DeliveryError(f"Telegram refused the message: {error.message}") from None
+            except NetworkError as error:
+                if attempt == self.settings.max_retries:
+                    raise DeliveryError(f"network error: {error.message}") from None
+                await asyncio.sleep(min(2.0**attempt, 30.0))
+            finally:
+                self._last_send = time.monotonic()
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Close the HTTP client and the event loop."""
+        if self._loop is not None:
+            if self._bot is not None:
+                self._loop.run_until_complete(self._bot.shutdown())  # type: ignore[attr-defined]
+            self._loop.close()
+            self._loop = None
+            self._bot = None

@@ -1,0 +1,87 @@
+"""Deliver a frozen digest to every channel exactly once, as far as each remote API allows.
+
+For each part: skip it if the ledger says sent (with the same content); otherwise record it pending, send,
+record it sent with the remote id. A part still pending from a crash is the one ambiguous case:
+`on_ambiguous` decides (resend it, or count it sent). A failing channel never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.channels import Channel
+from bot.config import Config
+from bot.digest import Digest
+from bot.errors import DeliveryError
+from bot.ledger import FAILED, PENDING, SENT, Ledger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChannelReport:
+    """What one channel did in one run."""
+
+    channel: str
+    total: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No part failed."""
+        return not self.failed
+
+    def line(self) -> str:
+        """One summary line for the user."""
+        state = "ok" if self.ok else "FAILED"
+        done = f"{self.sent} sent, {self.skipped} already delivered, {len(self.failed)} failed of {self.total}"
+        return f"{self.channel}: {state}: {done}" + (f" ({'; '.join(self.failed)})" if self.failed else "")
+
+
+def deliver_channel(ledger: Ledger, channel: Channel, digest: Digest, language: str, config: Config) -> ChannelReport:
+    """Send the parts of one channel that the ledger does not record as sent."""
+    week = str(digest.week)
+    parts = channel.parts(digest, language, config)
+    rows = ledger.rows(week, channel.name)
+    report = ChannelReport(channel.name, total=len(parts))
+    for part in parts:
+        row = rows.get((channel.name, part.id))
+        if row and row["status"] == PENDING and config.delivery.on_ambiguous == "skip":
+            log.warning("%s %s part %s: left pending by an earlier run; counted as sent", channel.name, week, part.id)
+            ledger.record(channel.name, week, part.id, part.hash, SENT, error="ambiguous, skipped")
+            report.skipped += 1
+            continue
+        if row and row["status"] == SENT:
+            report.skipped += 1
+            continue
+        ledger.record(channel.name, week, part.id, part.hash, PENDING)
+        try:
+            remote_id = channel.send(part)
+        except DeliveryError as error:
+            if not error.ambiguous:
+                ledger.record(channel.name, week, part.id, part.hash, FAILED, error=str(error))
+            report.failed.append(f"part {part.id}: {error}")
+            log.error("%s %s part %s failed: %s", channel.name, week, part.id, error)
+            if channel.ordered:
+                break
+            continue
+        ledger.record(channel.name, week, part.id, part.hash, SENT, remote_id=remote_id)
+        report.sent += 1
+        log.info("%s %s part %s sent (%s)", channel.name, week, part.id, remote_id)
+    return report
+
+
+def deliver(
+    ledger: Ledger, channels: list[Channel], digest: Digest, language: str, config: Config
+) -> list[ChannelReport]:
+    """Deliver to every channel, then report; one channel's failure never stops another."""
+    reports = []
+    for channel in channels:
+        try:
+            reports.append(deliver_channel(ledger, channel, digest, language, config))
+        finally:
+            channel.close()
+    return reports
