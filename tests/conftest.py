@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.chat_standins import SlackStandIn, TelegramStandIn
 from tests.standins import ArxivStandIn, serve
 
 
@@ -37,3 +38,19 @@ def write_config(tmp_path: Path, arxiv_api: ArxivStandIn, monkeypatch: pytest.Mo
         return path
 
     return write
+
+
+@pytest.fixture
+def telegram() -> Iterator[TelegramStandIn]:
+    standin = TelegramStandIn()
+    with serve(standin.handle) as base:
+        standin.url = f"{base}/bot"
+        yield standin
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackStandIn]:
+    standin = SlackStandIn()
+    with serve(standin.handle) as base:
+        standin.url = f"{base}/api/"
+        yield standin

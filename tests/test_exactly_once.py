@@ -1,0 +1,96 @@
+"""`bot digest` with real channels, as a user runs it: reruns, a second run, and a SIGKILL mid-delivery."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from tests.chat_standins import SlackStandIn, TelegramStandIn
+from tests.standins import ArxivStandIn, synthetic_week, week_monday
+
+WriteConfig = Callable[..., Path]
+
+
+def channels_yaml(tg: TelegramStandIn, sl: SlackStandIn, interval: float = 0) -> str:
+    return (
+        "channels:\n"
+        f"  telegram: {{token: '${{TG_TOKEN}}', chat_id: -100, base_url: '{tg.url}',"
+        f" min_interval_seconds: {interval}}}\n"
+        f"  slack: {{token: '{sl.token}', channel: C1, base_url: '{sl.url}'}}\n"
+    )
+
+
+def telegram_parts_sent(store: Path) -> int:
+    try:
+        rows = json.loads(store.read_text()).get("deliveries", {}).values()
+    except (OSError, ValueError):
+        return 0  # not written yet
+    return sum(r["channel"] == "telegram" and r["status"] == "sent" for r in rows)
+
+
+def urls(messages: list[str]) -> list[str]:
+    return re.findall(r"https://arxiv\.org/abs/\S+", "\n".join(messages))
+
+
+def test_second_run_sends_nothing_and_says_so(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn, slack: SlackStandIn,
+    monkeypatch: object,
+) -> None:  # fmt: skip
+    os.environ["TG_TOKEN"] = telegram.token
+    write_config(channels_yaml(telegram, slack))
+    arxiv_api.entries = synthetic_week(100, week_monday("2023-W18"))
+    first = CliRunner().invoke(cli, ["digest", "--week", "2023-W18"])
+    assert first.exit_code == 0, first.output
+    assert "2023-W18 telegram: ok: 1 sent, 0 already delivered, 0 failed of 1" in first.output
+    second = CliRunner().invoke(cli, ["digest", "--week", "2023-W18"])
+    assert second.exit_code == 0
+    assert "nothing to send, already delivered to every channel" in second.output
+    assert len(telegram.messages) == 1 and len(slack.posts) == 1
+    forced = CliRunner().invoke(cli, ["digest", "--week", "2023-W18", "--force", "--channel", "slack"])
+    assert forced.exit_code == 0 and len(slack.posts) == 2 and len(telegram.messages) == 1
+    refresh = CliRunner().invoke(cli, ["digest", "--week", "2023-W18", "--refresh"])
+    assert refresh.exit_code == 1 and "already delivered" in refresh.output
+
+
+def test_missing_secret_is_named(arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn,
+                                 slack: SlackStandIn) -> None:  # fmt: skip
+    os.environ.pop("TG_TOKEN", None)
+    path = write_config(channels_yaml(telegram, slack))
+    result = CliRunner().invoke(cli, ["digest", "--week", "2023-W18"])
+    assert result.exit_code == 1
+    assert f"channels.telegram.token: environment variable TG_TOKEN is not set ({path})" in result.output
+
+
+def test_sigkill_mid_delivery_then_rerun_delivers_every_item_exactly_once(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn, slack: SlackStandIn,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    arxiv_api.entries = synthetic_week(300, week_monday("2023-W18"))
+    config = write_config(channels_yaml(telegram, slack, interval=1.5))
+    env = {**os.environ, "TG_TOKEN": telegram.token}
+    cmd = [sys.executable, "-m", "bot", "--config", str(config), "digest", "--week", "2023-W18"]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not telegram_parts_sent(tmp_path / "store.json") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # Killed once the first message is sent and recorded, while it waits 1.5 s before the second.
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    sent_before = len(telegram.messages)
+    assert sent_before == 1
+
+    rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
+    delivered = urls(telegram.messages)
+    assert len(telegram.messages) > sent_before
+    assert len(delivered) == len(set(delivered)) == 30  # every item, once
+    slack_urls = re.findall(r"<(https://arxiv\.org/abs/[^|]+)\|", str([p["blocks"] for p in slack.posts]))
+    assert sorted(slack_urls) == sorted(delivered)
