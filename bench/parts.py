@@ -19,14 +19,21 @@ from bot.week import Week
 
 def realistic_digest(n: int) -> Digest:
     """N items shaped like a real week's."""
+    commentary = ("We propose a routing scheme that cuts attention cost. " * 6)[:280]
     items = tuple(
         DigestItem(
-            key=f"2305.{i:05d}", url=f"https://arxiv.org/abs/2305.{i:05d}",
+            key=f"2305.{i:05d}",
+            url=f"https://arxiv.org/abs/2305.{i:05d}",
             title=f"Scaling Sparse Attention to Million-Token Contexts with Learned Routing, Variant {i}",
-            authors=tuple(f"Author Number{j} Surname" for j in range(8)), published="2023-05-02T00:00:00+00:00",
-            categories=("cs.CL",), topics=("llm-efficiency",), tags=("efficient_attention", "llm", "efficiency"),
-            score=6.0, commentary=("We propose a routing scheme that cuts attention cost. " * 6)[:280], sources=("arXiv",),
-        )  # fmt: skip
+            authors=tuple(f"Author Number{j} Surname" for j in range(8)),
+            published="2023-05-02T00:00:00+00:00",
+            categories=("cs.CL",),
+            topics=("llm-efficiency",),
+            tags=("efficient_attention", "llm", "efficiency"),
+            score=6.0,
+            commentary=commentary,
+            sources=("arXiv",),
+        )
         for i in range(n)
     )
     return Digest(Week.parse("2023-W18"), items)

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from tests.chat_standins import SlackStandIn, TelegramStandIn
 from tests.standins import ArxivStandIn, serve
 
+Served = TypeVar("Served", ArxivStandIn, TelegramStandIn, SlackStandIn)
+
+
+def _serving(standin: Served, path: str) -> Iterator[Served]:
+    """Serve a stand-in on loopback for one test; its `.url` is the base URL the product is configured with."""
+    with serve(standin.handle) as base:
+        standin.url = base + path
+        yield standin
+
 
 @pytest.fixture
 def arxiv_api() -> Iterator[ArxivStandIn]:
     """An arXiv API stand-in; `.url` is its query endpoint."""
-    standin = ArxivStandIn()
-    with serve(standin.handle) as base:
-        standin.url = f"{base}/api/query"
-        yield standin
+    yield from _serving(ArxivStandIn(), "/api/query")
 
 
 @pytest.fixture
@@ -42,15 +49,11 @@ def write_config(tmp_path: Path, arxiv_api: ArxivStandIn, monkeypatch: pytest.Mo
 
 @pytest.fixture
 def telegram() -> Iterator[TelegramStandIn]:
-    standin = TelegramStandIn()
-    with serve(standin.handle) as base:
-        standin.url = f"{base}/bot"
-        yield standin
+    """A Telegram Bot API stand-in; `.url` is the `base_url` (…/bot)."""
+    yield from _serving(TelegramStandIn(), "/bot")
 
 
 @pytest.fixture
 def slack() -> Iterator[SlackStandIn]:
-    standin = SlackStandIn()
-    with serve(standin.handle) as base:
-        standin.url = f"{base}/api/"
-        yield standin
+    """A Slack Web API stand-in; `.url` is the `base_url` (…/api/)."""
+    yield from _serving(SlackStandIn(), "/api/")
