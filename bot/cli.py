@@ -82,11 +82,10 @@ def digest(
     config = _config(ctx)
     target = Week.parse(week) if week else Week.last_finished()
     language = lang or config.digest.language
-    with paper_progress(f"arXiv {target}") as progress:
+    with pipeline.open_store(config, read_only=dry_run) as store, paper_progress(f"arXiv {target}") as progress:
         result = pipeline.publish(
-            config, target, language=language, dry_run=dry_run, refresh=refresh, force=force, only=channel,
-            progress=progress,
-        )  # fmt: skip
+            config, store, target, language=language, refresh=refresh, force=force, only=channel, progress=progress
+        )
     if not result.reports:
         click.echo(render(result.digest, fmt, language, config), nl=False)
         return

@@ -8,6 +8,7 @@ record it sent with the remote id. A part still pending from a crash is the one 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.channels import Channel
@@ -17,6 +18,7 @@ from bot.errors import DeliveryError
 from bot.ledger import FAILED, PENDING, SENT, Ledger
 
 log = logging.getLogger(__name__)
+StopCheck = Callable[[], bool] | None
 
 
 @dataclass
@@ -41,13 +43,18 @@ class ChannelReport:
         return f"{self.channel}: {state}: {done}" + (f" ({'; '.join(self.failed)})" if self.failed else "")
 
 
-def deliver_channel(ledger: Ledger, channel: Channel, digest: Digest, language: str, config: Config) -> ChannelReport:
+def deliver_channel(
+    ledger: Ledger, channel: Channel, digest: Digest, language: str, config: Config, should_stop: StopCheck = None
+) -> ChannelReport:
     """Send the parts of one channel that the ledger does not record as sent."""
     week = str(digest.week)
     parts = channel.parts(digest, language, config)
     rows = ledger.rows(week, channel.name)
     report = ChannelReport(channel.name, total=len(parts))
     for part in parts:
+        if should_stop is not None and should_stop():
+            report.failed.append(f"stopped before part {part.id} (shutting down; the next run sends the rest)")
+            break
         row = rows.get((channel.name, part.id))
         if row and row["status"] == PENDING and config.delivery.on_ambiguous == "skip":
             log.warning("%s %s part %s: left pending by an earlier run; counted as sent", channel.name, week, part.id)
@@ -75,13 +82,18 @@ def deliver_channel(ledger: Ledger, channel: Channel, digest: Digest, language: 
 
 
 def deliver(
-    ledger: Ledger, channels: list[Channel], digest: Digest, language: str, config: Config
+    ledger: Ledger,
+    channels: list[Channel],
+    digest: Digest,
+    language: str,
+    config: Config,
+    should_stop: StopCheck = None,
 ) -> list[ChannelReport]:
     """Deliver to every channel, then report; one channel's failure never stops another."""
     reports = []
     for channel in channels:
         try:
-            reports.append(deliver_channel(ledger, channel, digest, language, config))
+            reports.append(deliver_channel(ledger, channel, digest, language, config, should_stop))
         finally:
             channel.close()
     return reports

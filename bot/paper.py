@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 # New-style ids (2305.01115, 0704.0001) and old-style ids (hep-th/9901001, math.GT/0309136), version optional.
 _ARXIV_ID = r"(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?"
@@ -64,6 +65,20 @@ class Paper:
         return _ARXIV_ID_RE.match(self.key) is not None
 
 
+def paper_to_dict(paper: Paper) -> dict[str, Any]:
+    """A JSON-ready form of a paper (for the candidates table)."""
+    data = asdict(paper)
+    data["published"] = paper.published.isoformat()
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+
+def paper_from_dict(data: dict[str, Any]) -> Paper:
+    """The inverse of `paper_to_dict`."""
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    fields["published"] = datetime.fromisoformat(data["published"])
+    return Paper(**fields)
+
+
 def merge(first: Paper, second: Paper) -> Paper:
     """One Paper from two sightings of the same key: arXiv metadata wins, every source is remembered."""
     from_api = second.sources[:1] == (ARXIV_SOURCE,) and first.sources[:1] != (ARXIV_SOURCE,)
@@ -77,7 +92,8 @@ def merge(first: Paper, second: Paper) -> Paper:
         sources=sources,
         upvotes=max(main.upvotes, other.upvotes),
         curated_weight=main.curated_weight + other.curated_weight,
-        published=min(main.published, other.published),
+        # An arXiv paper's week is that of its first version, whoever mentions it later.
+        published=main.published if main.sources[:1] == (ARXIV_SOURCE,) else min(main.published, other.published),
     )
 
 

@@ -139,3 +139,14 @@ def fetch_week(week: Week, config: ArxivConfig, progress: Progress | None = None
             progress(len(papers))
     log.info("arXiv: %d papers for %s", len(papers), week)
     return list(papers.values())
+
+
+def fetch_ids(ids: list[str], config: ArxivConfig) -> list[Paper]:
+    """Papers by arXiv id (curated items the week's query did not return), in batches of 200."""
+    client = make_client(config)
+    papers = []
+    for start in range(0, len(ids), 200):
+        batch = ids[start : start + 200]
+        search = arxiv.Search(id_list=batch, max_results=len(batch))
+        papers += [to_paper(result) for result in _results(client, search, config)]
+    return papers

@@ -1,0 +1,73 @@
+"""Curated items kept between digests (`candidates` table) and each feed's fetch state (`feeds` table).
+
+The daily collect job stores what the feeds offer; a publish reads what fits its week. Items are pruned once
+no digest can use them, so the store stays small.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from bot.config import Config
+from bot.paper import Paper, paper_from_dict, paper_to_dict
+from bot.sources.feeds import USER_AGENT, FeedResult, fetch_hf_daily, fetch_rss
+from bot.store import Q, Store
+from bot.week import Week
+
+log = logging.getLogger(__name__)
+KEEP = timedelta(weeks=5)
+LOUD_AFTER = 3  # consecutive failures before a feed's trouble is an error, not a warning
+
+
+def fetch_all(config: Config, store: Store, week: Week) -> list[FeedResult]:
+    """Fetch every configured feed once (conditional GET for RSS / Atom)."""
+    results = []
+    states = {row["name"]: row for row in store.table("feeds").all()}
+    timeout = config.sources.arxiv.timeout_seconds
+    with httpx.Client(timeout=timeout, follow_redirects=True, headers={"User-Agent": USER_AGENT}) as client:
+        for feed in config.sources.feeds:
+            if feed.kind == "hf_daily":
+                results.append(fetch_hf_daily(client, feed, week))
+            else:
+                state = states.get(feed.name, {})
+                results.append(fetch_rss(client, feed, state.get("etag"), state.get("modified")))
+    return results
+
+
+def record(store: Store, results: list[FeedResult], now: datetime) -> None:
+    """Store new candidates and feed states, drop stale candidates: one file write."""
+    states = {row["name"]: row for row in store.table("feeds").all()}
+    with store.batch():
+        for result in results:
+            failures = states.get(result.name, {}).get("failures", 0) + 1 if result.error else 0
+            if result.error:
+                level = logging.ERROR if failures >= LOUD_AFTER else logging.WARNING
+                log.log(level, "feed %s skipped (%d failure(s) in a row): %s", result.name, failures, result.error)
+            else:
+                log.info(
+                    "feed %s: %d items%s", result.name, len(result.papers), " (not modified)" * result.not_modified
+                )
+            previous = states.get(result.name, {})
+            state = {"name": result.name, "failures": failures, "error": result.error or "",
+                     "etag": result.etag if not result.error else previous.get("etag"),
+                     "modified": result.modified if not result.error else previous.get("modified")}  # fmt: skip
+            store.table("feeds").upsert(state, Q.name == result.name)
+            for paper in result.papers:
+                row = {"key": paper.key, "feed": result.name, "seen": now.isoformat(), "paper": paper_to_dict(paper)}
+                store.table("candidates").upsert(row, (Q.key == paper.key) & (Q.feed == result.name))
+        cutoff = (now - KEEP).isoformat()
+        store.table("candidates").remove((Q.seen < cutoff) & Q.paper.published.test(lambda p: p < cutoff))
+
+
+def failing_feeds(store: Store) -> list[dict[str, Any]]:
+    """Feeds whose last fetch failed, with their failure counts."""
+    return [row for row in store.table("feeds").all() if row.get("failures")]
+
+
+def candidates(store: Store) -> list[Paper]:
+    """Every stored curated item."""
+    return [paper_from_dict(row["paper"]) for row in store.table("candidates").all()]

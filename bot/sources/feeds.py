@@ -1,0 +1,170 @@
+"""Curated feeds: RSS / Atom (httpx + feedparser) and the Hugging Face daily papers API.
+
+Fetching is I/O; turning a feed's bytes or JSON into Papers is pure (`papers_from_feed`, `papers_from_hf`).
+An item that points at arXiv is keyed by its arXiv id, so it merges with the arXiv paper; any other item is
+keyed by its canonical link. A broken feed yields an error string, never an exception: the digest goes out.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from bot.config import FeedConfig
+from bot.paper import Paper, abs_url, arxiv_key, clean_text
+from bot.week import Week
+
+log = logging.getLogger(__name__)
+USER_AGENT = "paper-feed-bot (+https://github.com/paper-feed-bot)"
+_TAGS = re.compile(r"<[^>]+>")
+_ARXIV_RSS_PREFIX = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*\S+\s*(Abstract:)?\s*", re.IGNORECASE)
+
+
+@dataclass
+class FeedResult:
+    """One fetch of one feed: its papers, its conditional-GET validators, or the reason it failed."""
+
+    name: str
+    papers: list[Paper] = field(default_factory=list)
+    etag: str | None = None
+    modified: str | None = None
+    error: str | None = None
+    not_modified: bool = False
+
+
+def canonical_link(url: str) -> str:
+    """A link without fragment, tracking parameters or trailing slash, host in lower case."""
+    parts = urlsplit(url.strip())
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not k.lower().startswith(("utm_", "ref"))])
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((parts.scheme.lower() or "https", parts.netloc.lower(), path, query, ""))
+
+
+def html_to_text(text: str) -> str:
+    """Plain text from an HTML summary."""
+    return clean_text(html.unescape(_TAGS.sub(" ", text)))
+
+
+def _entry_time(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    return None
+
+
+def _entry_authors(entry: Any) -> tuple[str, ...]:
+    names = [a.get("name", "") for a in entry.get("authors", []) if a.get("name")]
+    if len(names) == 1 and "," in names[0]:  # arXiv RSS: one comma-joined dc:creator
+        names = names[0].split(",")
+    return tuple(clean_text(n) for n in names if n.strip())
+
+
+def papers_from_feed(parsed: Any, feed: FeedConfig, now: datetime) -> list[Paper]:
+    """Papers from a feedparser result (pure)."""
+    papers = []
+    for entry in parsed.entries:
+        link = entry.get("link") or ""
+        summary = entry.get("summary", "")
+        key = arxiv_key(link) or arxiv_key(entry.get("id", "")) or arxiv_key(summary[:200])
+        if key is None and not link:
+            continue
+        title = clean_text(entry.get("title", ""))
+        if not title:
+            continue
+        papers.append(
+            Paper(
+                key=key or canonical_link(link),
+                title=title,
+                authors=_entry_authors(entry),
+                abstract=_ARXIV_RSS_PREFIX.sub("", html_to_text(summary)),
+                url=abs_url(key) if key else canonical_link(link),
+                published=_entry_time(entry) or now,
+                categories=tuple(t.get("term", "") for t in entry.get("tags", []) if t.get("term")),
+                sources=(feed.name,),
+                curated_weight=feed.weight,
+            )
+        )
+    return papers
+
+
+def papers_from_hf(data: Any, feed: FeedConfig) -> list[Paper]:
+    """Papers from one day of the Hugging Face daily papers API (pure)."""
+    papers = []
+    for row in data if isinstance(data, list) else []:
+        paper = row.get("paper") or {}
+        key = arxiv_key(str(paper.get("id", "")))
+        if key is None:
+            continue
+        published = paper.get("publishedAt") or row.get("publishedAt")
+        papers.append(
+            Paper(
+                key=key,
+                title=clean_text(paper.get("title") or row.get("title") or ""),
+                authors=tuple(clean_text(a.get("name", "")) for a in paper.get("authors", []) if a.get("name")),
+                abstract=clean_text(paper.get("summary", "")),
+                url=abs_url(key),
+                published=datetime.fromisoformat(published.replace("Z", "+00:00")) if published else datetime.now(UTC),
+                sources=(feed.name,),
+                upvotes=int(paper.get("upvotes") or 0),
+                curated_weight=feed.weight,
+            )
+        )
+    return papers
+
+
+def fetch_rss(client: httpx.Client, feed: FeedConfig, etag: str | None, modified: str | None) -> FeedResult:
+    """One conditional GET of an RSS / Atom feed."""
+    import feedparser
+
+    headers = {"If-None-Match": etag} if etag else {}
+    if modified:
+        headers["If-Modified-Since"] = modified
+    try:
+        response = client.get(feed.url, headers=headers)
+    except httpx.HTTPError as error:
+        return FeedResult(feed.name, error=f"{type(error).__name__}: {error}")
+    if response.status_code == 304:
+        return FeedResult(feed.name, etag=etag, modified=modified, not_modified=True)
+    if response.status_code != 200:
+        return FeedResult(feed.name, error=f"HTTP {response.status_code}")
+    parsed = feedparser.parse(
+        response.content,
+        response_headers={
+            "content-type": response.headers.get("content-type", ""),
+            "content-location": str(response.url),
+        },
+    )
+    if not parsed.version and not parsed.entries:
+        return FeedResult(feed.name, error="not a feed (HTML or unknown format)")
+    if parsed.bozo and not parsed.entries:
+        return FeedResult(feed.name, error=f"malformed feed: {parsed.get('bozo_exception')}")
+    if parsed.bozo:
+        log.warning("feed %s: malformed XML, %d entries recovered", feed.name, len(parsed.entries))
+    return FeedResult(
+        feed.name,
+        papers=papers_from_feed(parsed, feed, datetime.now(UTC)),
+        etag=response.headers.get("etag"),
+        modified=response.headers.get("last-modified"),
+    )
+
+
+def fetch_hf_daily(client: httpx.Client, feed: FeedConfig, week: Week) -> FeedResult:
+    """The daily papers of each day of the week (so past weeks can be backfilled)."""
+    result = FeedResult(feed.name)
+    for day in week.days():
+        try:
+            response = client.get(feed.url, params={"date": day.isoformat()})
+            response.raise_for_status()
+            result.papers += papers_from_hf(response.json(), feed)
+        except (httpx.HTTPError, ValueError) as error:
+            return FeedResult(feed.name, error=f"{day}: {type(error).__name__}: {error}")
+    return result
