@@ -26,10 +26,28 @@ class _Group(click.Group):
             raise click.ClickException(str(error)) from None
 
 
+class _Redact(logging.Filter):
+    """Replaces secret values in every log record: a library may log a URL that carries a token."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        record.msg, record.args = message, None
+        return True
+
+
 def _config(ctx: click.Context) -> Any:
     from bot.config import load_config
 
-    return load_config(ctx.obj["config_path"])
+    config = load_config(ctx.obj["config_path"])
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Redact(config.secrets()))
+    return config
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +65,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpcore", "apscheduler", "telegram", "slack_sdk", "arxiv"):
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
     ctx.obj = {"config_path": config_path}
 
 
@@ -127,6 +147,68 @@ def classify(ctx: click.Context, source: IO[str], explain: bool) -> None:
         if explain:
             out["explain"] = [vars(hit) for hit in classifier.explain(paper)]
         click.echo(json.dumps(out, ensure_ascii=False))
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the service: publish weekly, collect feeds daily, catch up at start.
+
+    Holds the store for its whole life (a second instance exits at once). Stops on SIGTERM / SIGINT.
+
+    \b
+    Example:
+      BOT_CONFIG=/etc/paper-feed-bot/config.yaml bot run
+    """
+    from bot.pipeline import open_store
+    from bot.service import Service
+
+    if logging.getLogger().level > logging.INFO and not ctx.find_root().params["quiet"]:
+        logging.getLogger().setLevel(logging.INFO)  # a service logs one line per event
+    config = _config(ctx)
+    store = open_store(config)
+    store.lock_timeout = min(config.store.lock_timeout_seconds, 2.0)
+    with store:
+        Service(config, store).run()
+
+
+@cli.command()
+@click.option("--no-network", is_flag=True, help="Only validate the config and the environment variables.")
+@click.pass_context
+def check(ctx: click.Context, no_network: bool) -> None:
+    """Check the config, the environment, arXiv, each feed and each channel's credentials (without posting).
+
+    Prints one line per check; exits 1 if any failed.
+
+    \b
+    Example:
+      bot --config config.yaml check
+    """
+    from bot.checks import run_checks
+
+    config = _config(ctx)
+    failures = 0
+    for name, ok, detail in run_checks(config, network=not no_network):
+        failures += not ok
+        click.echo(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}")
+    if failures:
+        raise click.ClickException(f"{failures} check(s) failed")
+
+
+@cli.command()
+@click.option("--weeks", default=5, show_default=True, help="How many recent digests to show.")
+@click.pass_context
+def status(ctx: click.Context, weeks: int) -> None:
+    """Show recent digests, each channel's delivery state, failing feeds and the next scheduled runs.
+
+    \b
+    Example:
+      bot status --weeks 3
+    """
+    from bot.checks import status_lines
+
+    for line in status_lines(_config(ctx), weeks):
+        click.echo(line)
 
 
 def _record(line: str, number: int, name: str) -> dict[str, Any]:

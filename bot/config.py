@@ -168,6 +168,17 @@ class Config(_Strict):
         """Where the configuration came from (a path, or 'built-in defaults')."""
         return self._source
 
+    def secrets(self) -> list[str]:
+        """Every configured secret value (tokens, passwords, webhook URLs), for redaction from logs."""
+        channels = self.channels
+        values = [
+            channels.telegram and channels.telegram.token,
+            channels.slack and channels.slack.token,
+            channels.slack and channels.slack.webhook_url,
+            channels.email and channels.email.password,
+        ]
+        return [v for v in values if v and not _ENV_RE.search(v)]
+
     def require(self, prefix: str) -> None:
         """Raise ConfigError if a key under `prefix` refers to an unset environment variable."""
         for key, var in self._missing_env.items():

@@ -119,7 +119,8 @@ class Store:
     def __init__(self, path: str | Path, *, lock_timeout: float = 10.0, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
-        self._lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        self.lock_timeout = lock_timeout
+        self._lock = FileLock(str(self.path) + ".lock")
         self._storage: AtomicJSONStorage | None = None
         self.db: TinyDB | None = None
 
@@ -143,7 +144,7 @@ class Store:
     def _acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._lock.acquire()
+            self._lock.acquire(timeout=self.lock_timeout)
         except Timeout:
             raise StoreLockedError(
                 f"store {self.path} is in use by another bot process ({self._holder()}); "

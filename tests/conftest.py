@@ -29,16 +29,19 @@ def arxiv_api() -> Iterator[ArxivStandIn]:
 
 @pytest.fixture
 def write_config(tmp_path: Path, arxiv_api: ArxivStandIn, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Write a config.yaml in tmp_path (arXiv → stand-in, fast retries) plus extra YAML; returns its path."""
+    """Write a config.yaml in tmp_path (arXiv → stand-in, fast retries) plus extra YAML; returns its path.
+
+    The extra YAML follows the `sources:` block, so it may add `  feeds:` or any top-level key.
+    """
     monkeypatch.chdir(tmp_path)
 
     def write(extra: str = "") -> Path:
         path = tmp_path / "config.yaml"
         path.write_text(
+            f"store:\n  path: {tmp_path / 'store.json'}\n"
             "sources:\n  arxiv:\n"
             f"    api_url: {arxiv_api.url}\n    delay_seconds: 0\n    backoff_seconds: 0\n"
-            "    timeout_seconds: 2\n    retries: 2\n"
-            f"store:\n  path: {tmp_path / 'store.json'}\n" + extra,
+            "    timeout_seconds: 2\n    retries: 2\n" + extra,
             encoding="utf-8",
         )
         monkeypatch.setenv("BOT_CONFIG", str(path))

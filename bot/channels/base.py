@@ -43,5 +43,9 @@ class Channel(ABC):
     def send(self, part: Part) -> str:
         """Deliver one part and return the remote message id; raise DeliveryError on failure."""
 
+    @abstractmethod
+    def check(self) -> str:
+        """Verify the credentials without posting; return what was verified, raise DeliveryError if not."""
+
     def close(self) -> None:  # noqa: B027 — most channels hold nothing to release
         """Release connections."""

@@ -50,6 +50,16 @@ class EmailChannel(Channel):
         msg.add_alternative(payload["html"], subtype="html")
         return msg
 
+    def check(self) -> str:
+        """Connect, negotiate TLS and log in, then quit without sending."""
+        try:
+            with self._connect() as smtp:
+                smtp.noop()
+        except (smtplib.SMTPException, OSError) as error:
+            raise DeliveryError(f"{self.settings.host}: {type(error).__name__}: {error}") from None
+        login = f" as {self.settings.username}" if self.settings.username else ""
+        return f"{self.settings.host} ({self.settings.security}){login}, {len(self.settings.recipients)} recipient(s)"
+
     def send(self, part: Part) -> str:
         """Send to one recipient; retry transient failures (4xx, dropped connections) with backoff."""
         msg = self.message(part.payload)

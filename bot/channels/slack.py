@@ -65,6 +65,24 @@ class SlackChannel(Channel):
             Part(str(i), {"text": _fallback(label, blocks), "blocks": blocks}) for i, blocks in enumerate(messages, 1)
         ]
 
+    def check(self) -> str:
+        """auth.test for a token; a webhook cannot be checked without posting."""
+        from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError
+
+        if self.settings.webhook_url:
+            return "incoming webhook configured (not checked: the only check is a post)"
+        client = WebClient(
+            self.settings.token, base_url=self.settings.base_url, timeout=int(self.settings.timeout_seconds)
+        )
+        try:
+            answer = client.auth_test()
+        except SlackApiError as error:
+            raise DeliveryError(f"auth.test failed: {error.response.get('error')}") from None
+        except OSError as error:
+            raise DeliveryError(f"cannot reach Slack: {error}") from None
+        return f"team {answer.get('team')}, user {answer.get('user')}, channel {self.settings.channel}"
+
     def send(self, part: Part) -> str:
         """Post one message; wait out 429s (bounded)."""
         for attempt in range(self.settings.max_retries + 1):

@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from bot.channels.base import Channel, Part
 from bot.config import Config, TelegramConfig
@@ -62,7 +63,7 @@ class TelegramChannel(Channel):
     def __init__(self, settings: TelegramConfig) -> None:
         super().__init__(settings)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._bot: object | None = None
+        self._bot: Any = None
         self._last_send = 0.0
 
     def parts(self, digest: Digest, language: str, config: Config) -> list[Part]:
@@ -83,21 +84,44 @@ class TelegramChannel(Channel):
 
     def send(self, part: Part) -> str:
         """Send one HTML message; wait out 429s (bounded), keep at least min_interval between messages."""
+        result: str = self._run(self._send(part.payload))
+        return result
+
+    def check(self) -> str:
+        """getMe: the token is valid and the Bot API answers."""
+        from telegram.error import TelegramError
+
+        async def get_me() -> str:
+            try:
+                me = await self._client().get_me()
+            except TelegramError as error:
+                raise DeliveryError(f"getMe failed: {error.message}") from None
+            return f"bot @{me.username}, chat {self.settings.chat_id}"
+
+        verified: str = self._run(get_me())
+        return verified
+
+    def _run(self, coroutine: Any) -> Any:
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(self._send(part.payload))
+        return self._loop.run_until_complete(coroutine)
 
-    async def _send(self, text: str) -> str:
-        from telegram import Bot, LinkPreviewOptions
-        from telegram.constants import ParseMode
-        from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+    def _client(self) -> Any:
+        from telegram import Bot
         from telegram.request import HTTPXRequest
 
         if self._bot is None:
             timeout = self.settings.timeout_seconds
             request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
             self._bot = Bot(self.settings.token, base_url=self.settings.base_url, request=request)
-        bot: Bot = self._bot  # type: ignore[assignment]
+        return self._bot
+
+    async def _send(self, text: str) -> str:
+        from telegram import LinkPreviewOptions
+        from telegram.constants import ParseMode
+        from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
+
+        bot = self._client()
         for attempt in range(self.settings.max_retries + 1):
             wait = self._last_send + self.settings.min_interval_seconds - time.monotonic()
             if wait > 0:
@@ -133,7 +157,7 @@ class TelegramChannel(Channel):
         """Close the HTTP client and the event loop."""
         if self._loop is not None:
             if self._bot is not None:
-                self._loop.run_until_complete(self._bot.shutdown())  # type: ignore[attr-defined]
+                self._loop.run_until_complete(self._bot.shutdown())
             self._loop.close()
             self._loop = None
             self._bot = None

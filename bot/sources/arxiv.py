@@ -150,3 +150,14 @@ def fetch_ids(ids: list[str], config: ArxivConfig) -> list[Paper]:
         search = arxiv.Search(id_list=batch, max_results=len(batch))
         papers += [to_paper(result) for result in _results(client, search, config)]
     return papers
+
+
+def probe(config: ArxivConfig) -> str:
+    """One one-result query: the API answers and returns papers."""
+    client = make_client(config.model_copy(update={"page_size": 1, "retries": 0}))
+    search = arxiv.Search(query=f"cat:{config.categories[0]}", max_results=1)
+    try:
+        [result] = list(_results(client, search, config.model_copy(update={"retries": 0})))
+    except ArxivOutageError as error:
+        raise ArxivOutageError(f"no answer from {config.api_url}: {error}") from None
+    return f"{config.api_url} answered (latest: {result.get_short_id()})"

@@ -1,0 +1,70 @@
+"""`bot check` and `bot status` against the loopback stand-ins, and secret redaction in logs."""
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import _Redact, cli
+from tests.chat_standins import SlackStandIn, TelegramStandIn
+from tests.standins import ArxivStandIn, synthetic_week, week_monday
+
+WriteConfig = Callable[..., Path]
+
+
+def channels(tg: TelegramStandIn, sl: SlackStandIn, token: str) -> str:
+    return (
+        f"channels:\n  telegram: {{token: '{token}', chat_id: 1, base_url: '{tg.url}', min_interval_seconds: 0}}\n"
+        f"  slack: {{token: '{sl.token}', channel: C1, base_url: '{sl.url}'}}\n"
+    )
+
+
+def test_check_passes_without_posting(arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn,
+                                      slack: SlackStandIn) -> None:  # fmt: skip
+    arxiv_api.entries = synthetic_week(3, week_monday("2023-W18"))
+    write_config(channels(telegram, slack, telegram.token))
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("ok   config: ")
+    assert "ok   arxiv: " in result.output
+    assert "ok   telegram: bot @feed_bot, chat 1" in lines
+    assert "ok   slack: team T, user bot, channel C1" in lines
+    assert telegram.messages == [] and slack.posts == []
+    assert arxiv_api.requests[0]["max_results"] == ["1"]
+
+
+def test_check_fails_on_a_bad_token_and_an_unset_variable(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn, slack: SlackStandIn,
+    monkeypatch: object,
+) -> None:  # fmt: skip
+    arxiv_api.entries = synthetic_week(3, week_monday("2023-W18"))
+    write_config(channels(telegram, slack, "999:WRONG"))
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 1
+    assert "FAIL telegram: getMe failed" in result.output
+    assert "Error: 1 check(s) failed" in result.output
+    write_config(channels(telegram, slack, "${UNSET_TOKEN_FOR_TEST}"))
+    offline = CliRunner().invoke(cli, ["check", "--no-network"])
+    assert offline.exit_code == 1
+    assert (
+        "FAIL telegram settings: channels.telegram.token: environment variable UNSET_TOKEN_FOR_TEST" in offline.output
+    )
+
+
+def test_status_shows_digests_ledger_and_next_runs(arxiv_api: ArxivStandIn, write_config: WriteConfig,
+                                                   telegram: TelegramStandIn, slack: SlackStandIn) -> None:  # fmt: skip
+    arxiv_api.entries = synthetic_week(40, week_monday("2023-W18"))
+    write_config(channels(telegram, slack, telegram.token))
+    assert "no digest published yet" in CliRunner().invoke(cli, ["status"]).output
+    assert CliRunner().invoke(cli, ["digest", "--week", "2023-W18"]).exit_code == 0
+    output = CliRunner().invoke(cli, ["status"]).output
+    assert "2023-W18: 4 items — telegram 1 sent; slack 1 sent" in output
+    assert "next publish: " in output
+
+
+def test_secrets_are_redacted_from_log_records() -> None:
+    record = logging.LogRecord("httpx", logging.INFO, "", 0, "POST %s", ("https://x/bot123:SECRET/sendMessage",), None)
+    _Redact(["123:SECRET"]).filter(record)
+    assert record.getMessage() == "POST https://x/bot***/sendMessage"

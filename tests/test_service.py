@@ -1,0 +1,75 @@
+"""`bot run` as a user runs it: a subprocess against loopback arXiv and Telegram stand-ins."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import ScheduleEntry
+from bot.service import due_week, publish_time
+from bot.week import Week
+from tests.chat_standins import TelegramStandIn
+from tests.standins import ArxivStandIn, synthetic_week, week_monday
+
+WriteConfig = Callable[..., Path]
+TUESDAY_3 = ScheduleEntry(day_of_week="tue", hour=3)
+
+
+def test_due_week_follows_the_publish_time() -> None:
+    assert publish_time(Week.parse("2023-W18"), TUESDAY_3) == datetime(2023, 5, 9, 3, tzinfo=UTC)
+    assert due_week(datetime(2023, 5, 9, 3, 0, tzinfo=UTC), TUESDAY_3) == Week.parse("2023-W18")
+    assert due_week(datetime(2023, 5, 9, 2, 59, tzinfo=UTC), TUESDAY_3) == Week.parse("2023-W17")
+    assert due_week(datetime(2023, 5, 8, 12, tzinfo=UTC), TUESDAY_3) == Week.parse("2023-W17")
+
+
+def start(config: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "bot", "--config", str(config), "run"], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_run_catches_up_once_refuses_a_second_instance_and_stops_on_sigterm(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn, tmp_path: Path
+) -> None:
+    due = due_week(datetime.now(UTC), TUESDAY_3)
+    arxiv_api.entries = synthetic_week(100, week_monday(str(due)))
+    config = write_config(
+        f"channels:\n  telegram: {{token: '{telegram.token}', chat_id: 1, base_url: '{telegram.url}',"
+        " min_interval_seconds: 0}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
+
+    service = start(config, env, tmp_path)
+    wait_for(lambda: len(telegram.messages) == 1)
+    assert telegram.messages[0].startswith(due.label("ko"))
+
+    second = subprocess.run([sys.executable, "-m", "bot", "--config", str(config), "run"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=20)  # fmt: skip
+    assert second.returncode == 1
+    assert f"store {tmp_path / 'store.json'} is in use by another bot process (pid {service.pid})" in second.stderr
+
+    time.sleep(0.5)  # let the catch-up job finish its ledger writes
+    started = time.monotonic()
+    service.send_signal(signal.SIGTERM)
+    assert service.wait(timeout=15) == 0
+    assert time.monotonic() - started < 15
+    log = service.stderr.read() if service.stderr else ""
+    assert "next publish:" in log and f"publish {due}: done" in log
+    assert telegram.token not in log  # secrets never logged
+
+    restarted = start(config, env, tmp_path)
+    time.sleep(3)  # the catch-up job runs at once and finds everything delivered
+    restarted.send_signal(signal.SIGINT)
+    assert restarted.wait(timeout=15) == 0
+    assert len(telegram.messages) == 1  # a restart sends nothing new
+    assert f"publish {due}: done" in (restarted.stderr.read() if restarted.stderr else "")
