@@ -134,8 +134,21 @@ class ScheduleConfig(_Strict):
     collect: ScheduleEntry = ScheduleEntry(day_of_week="*", hour=6)
 
 
+class LLMConfig(_Strict):
+    """Any OpenAI-compatible `/chat/completions` endpoint (OpenAI, vLLM, llama.cpp server, Ollama)."""
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+    language: Language | None = None  # default: digest.language
+    max_chars: int | None = Field(None, ge=40, le=2000)  # default: commentary.max_chars
+    timeout_seconds: float = Field(60.0, gt=0)
+    concurrency: int = Field(4, ge=1, le=64)
+
+
 class CommentaryConfig(_Strict):
     max_chars: int = Field(280, ge=40, le=2000)
+    llm: LLMConfig | None = None
 
 
 def _default_topics() -> dict[str, TopicConfig]:
@@ -176,6 +189,7 @@ class Config(_Strict):
             channels.slack and channels.slack.token,
             channels.slack and channels.slack.webhook_url,
             channels.email and channels.email.password,
+            self.commentary.llm and self.commentary.llm.api_key,
         ]
         return [v for v in values if v and not _ENV_RE.search(v)]
 

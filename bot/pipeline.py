@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot import curated
 from bot.channels import configured_channels
-from bot.classify import Classifier
-from bot.commentary import extractive
+from bot.classify import MAX_TAGS, Classifier, normalize_tags
+from bot.commentary import extractive, safe_commentary
 from bot.config import Config
 from bot.delivery import ChannelReport, deliver
 from bot.digest import Digest, DigestItem, featured_elsewhere, freeze_digest, load_digest
 from bot.errors import ArxivOutageError, BotError, ConfigError
 from bot.ledger import Ledger
-from bot.paper import Paper, merge_all
-from bot.selection import select
+from bot.llm import llm_commentary
+from bot.notes import Note, Notes, load_notes
+from bot.paper import Paper, arxiv_key, clean_text, merge_all
+from bot.selection import in_digest_order, select
 from bot.sources import arxiv as arxiv_source
 from bot.store import Store
 from bot.week import Week
@@ -26,44 +28,100 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 
 
-def collect(config: Config, store: Store, week: Week, progress: Progress | None = None) -> list[Paper]:
+def collect(
+    config: Config, store: Store, week: Week, progress: Progress | None = None, pinned: Sequence[str] = ()
+) -> list[Paper]:
     """Every paper the sources know for the week, one per key, each remembering all its sources.
 
     Feeds are refreshed first (and recorded, unless the store is read-only). A curated item naming an arXiv
     paper the week's query did not return is looked up by id and kept only if its first version is in the week.
     """
     papers = arxiv_source.fetch_week(week, config.sources.arxiv, progress)
-    if not config.sources.feeds:
-        return merge_all(papers)
-    results = curated.fetch_all(config, store, week)
-    if not store.read_only:
-        curated.record(store, results, datetime.now(UTC))
-    mentions = merge_all(curated.candidates(store) + [p for r in results for p in r.papers])
+    mentions: list[Paper] = []
+    if config.sources.feeds:
+        results = curated.fetch_all(config, store, week)
+        if not store.read_only:
+            curated.record(store, results, datetime.now(UTC))
+        mentions = merge_all(curated.candidates(store) + [p for r in results for p in r.papers])
     known = {p.key for p in papers}
     missing = [p.key for p in mentions if p.is_arxiv and p.key not in known]
+    missing += [key for key in pinned if key not in known and key not in missing]
     if missing:
         try:
-            papers += [p for p in arxiv_source.fetch_ids(missing, config.sources.arxiv) if week.contains(p.published)]
+            looked_up = arxiv_source.fetch_ids(missing, config.sources.arxiv)
+            # An editor's pin is explicit; a curated mention counts only for the week of the paper's first version.
+            papers += [p for p in looked_up if p.key in pinned or week.contains(p.published)]
         except ArxivOutageError as error:
-            log.warning("could not look up %d curated arXiv ids: %s", len(missing), error)
+            log.warning("could not look up %d arXiv ids (curated or pinned): %s", len(missing), error)
     found = {p.key for p in papers}
     return merge_all(papers + [p for p in mentions if p.key in found or not p.is_arxiv])
 
 
-def build_digest(config: Config, week: Week, papers: list[Paper], featured: set[str]) -> Digest:
-    """Classify, select and comment: a pure function of the papers and the configuration."""
+def choose(config: Config, week: Week, papers: list[Paper], featured: set[str], notes: Notes) -> list[Paper]:
+    """Classify and select, then apply the editor's drops, pins, added items and tags (pure)."""
     classifier = Classifier(config.topics, config.tags)
-    chosen = select(
-        (classifier.classify(p) for p in papers),
+    classified = [classifier.classify(p) for p in papers if p.key not in notes.dropped]
+    selected = select(
+        classified,
         week,
         featured,
         topic_order=list(config.topics),
         per_topic=config.digest.per_topic,
         max_items=config.digest.max_items,
     )
-    items = [DigestItem.from_paper(p, extractive(p.title, p.abstract, config.commentary.max_chars)) for p in chosen]
-    log.info("digest %s: %d of %d papers selected", week, len(items), len(papers))
+    by_key = {p.key: p for p in classified}
+    chosen = {p.key for p in selected}
+    for key in notes.pinned:
+        note = notes.by_key[key]
+        if key in chosen:
+            continue
+        if key in by_key:
+            selected.append(by_key[key])
+        elif note.title:
+            selected.append(classifier.classify(editor_item(key, note, week)))
+        else:
+            log.warning("notes for %s pin %s, but no source has that paper", week, key)
+    tagged = [replace(p, tags=_editor_tags(notes.get(p.key), p.tags)) for p in selected]
+    log.info("digest %s: %d of %d papers chosen", week, len(tagged), len(papers))
+    return in_digest_order(tagged, list(config.topics))
+
+
+def _editor_tags(note: Note | None, tags: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(normalize_tags([*note.tags, *tags]))[:MAX_TAGS] if note and note.tags else tags
+
+
+def editor_item(key: str, note: Note, week: Week) -> Paper:
+    """A paper the editor adds by link (a blog post, a project page)."""
+    return Paper(key=key, title=clean_text(note.title or key), authors=tuple(note.authors), abstract="", url=key,
+                 published=week.start, sources=("editor",))  # fmt: skip
+
+
+def assemble(config: Config, week: Week, chosen: list[Paper], notes: Notes, llm: dict[str, str]) -> Digest:
+    """The digest items, commentary by precedence: editor note > LLM > extractive (pure)."""
+    items = []
+    for paper in chosen:
+        note = notes.get(paper.key)
+        if note and note.commentary:
+            text = safe_commentary(note.commentary)
+        else:
+            text = llm.get(paper.key) or extractive(paper.title, paper.abstract, config.commentary.max_chars)
+        items.append(DigestItem.from_paper(paper, text))
     return Digest(week, tuple(items))
+
+
+def build_digest(config: Config, store: Store, week: Week, progress: Progress | None = None) -> Digest:
+    """Collect, choose and comment the week's digest (reads the store; writes only feed state and caches)."""
+    notes = load_notes(config.digest.notes_dir, week)
+    papers = collect(config, store, week, progress, pinned=[k for k in notes.pinned if arxiv_key(k) == k])
+    chosen = choose(config, week, papers, featured_elsewhere(store, week), notes)
+    llm: dict[str, str] = {}
+    settings = config.commentary.llm
+    if settings is not None:
+        config.require("commentary.llm")
+        wanted = [p for p in chosen if not ((note := notes.get(p.key)) and note.commentary)]
+        language = settings.language or config.digest.language
+        llm = llm_commentary(wanted, settings, language, settings.max_chars or config.commentary.max_chars, store)
+    return assemble(config, week, chosen, notes, llm)
 
 
 def open_store(config: Config, *, read_only: bool = False) -> Store:
@@ -106,7 +164,7 @@ def publish(
         log.info("digest %s: using the frozen digest (%d items)", week, len(frozen.items))
         digest = frozen
     else:
-        digest = build_digest(config, week, collect(config, store, week, progress), featured_elsewhere(store, week))
+        digest = build_digest(config, store, week, progress)
         if not store.read_only:
             freeze_digest(store, digest)
     if force:

@@ -33,5 +33,15 @@ def select(
             buckets.setdefault(paper.topics[0], []).append(paper)
     capped = [p for bucket in buckets.values() for p in sorted(bucket, key=rank, reverse=True)[:per_topic]]
     chosen = {p.key for p in sorted(capped, key=rank, reverse=True)[:max_items]}
-    order = {topic: i for i, topic in enumerate(buckets)}
-    return sorted((p for p in capped if p.key in chosen), key=lambda p: (order[p.topics[0]], -rank(p), p.key))
+    return in_digest_order([p for p in capped if p.key in chosen], list(buckets))
+
+
+def in_digest_order(papers: Iterable[Paper], topic_order: Sequence[str]) -> list[Paper]:
+    """By topic (config order; papers with no topic last), then rank."""
+    order = {topic: i for i, topic in enumerate(topic_order)}
+
+    def position(paper: Paper) -> tuple[int, float, str]:
+        topic = paper.topics[0] if paper.topics else ""
+        return order.get(topic, len(order)), -rank(paper), paper.key
+
+    return sorted(papers, key=position)
