@@ -211,6 +211,30 @@ def status(ctx: click.Context, weeks: int) -> None:
         click.echo(line)
 
 
+@cli.command()
+@click.option("--week", metavar="YYYY-Www", help="ISO week (default: the last finished week).")
+@click.pass_context
+def notes(ctx: click.Context, week: str | None) -> None:
+    """Write a draft editor-notes file for a week: its papers and their current commentary.
+
+    Never overwrites an existing file. Edit it, then rebuild the (undelivered) digest with --refresh.
+
+    \b
+    Example:
+      bot notes --week 2023-W18 && $EDITOR notes/2023-W18.yaml
+      bot digest --week 2023-W18 --refresh --dry-run
+    """
+    from bot import pipeline
+    from bot.progress import paper_progress
+    from bot.week import Week
+
+    config = _config(ctx)
+    target = Week.parse(week) if week else Week.last_finished()
+    with pipeline.open_store(config, read_only=True) as store, paper_progress(f"arXiv {target}") as progress:
+        path = pipeline.draft_notes(config, store, target, progress)
+    click.echo(f"wrote {path}")
+
+
 def _record(line: str, number: int, name: str) -> dict[str, Any]:
     try:
         record = json.loads(line)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bot import curated
 from bot.channels import configured_channels
@@ -17,8 +18,9 @@ from bot.digest import Digest, DigestItem, featured_elsewhere, freeze_digest, lo
 from bot.errors import ArxivOutageError, BotError, ConfigError
 from bot.ledger import Ledger
 from bot.llm import llm_commentary
-from bot.notes import Note, Notes, load_notes
+from bot.notes import Note, Notes, load_notes, notes_path
 from bot.paper import Paper, arxiv_key, clean_text, merge_all
+from bot.render import render_notes
 from bot.selection import in_digest_order, select
 from bot.sources import arxiv as arxiv_source
 from bot.store import Store
@@ -122,6 +124,17 @@ def build_digest(config: Config, store: Store, week: Week, progress: Progress | 
         language = settings.language or config.digest.language
         llm = llm_commentary(wanted, settings, language, settings.max_chars or config.commentary.max_chars, store)
     return assemble(config, week, chosen, notes, llm)
+
+
+def draft_notes(config: Config, store: Store, week: Week, progress: Progress | None = None) -> Path:
+    """Write `<notes_dir>/<week>.yaml` from the week's digest (frozen, else built now); never overwrite."""
+    path = notes_path(config.digest.notes_dir, week)
+    if path.exists():
+        raise BotError(f"{path} already exists; edit it (or move it away to draft a new one)")
+    digest = load_digest(store, week) or build_digest(config, store, week, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_notes(digest, config.digest.language), encoding="utf-8")
+    return path
 
 
 def open_store(config: Config, *, read_only: bool = False) -> Store:

@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 
 from bot.config import Config
-from bot.digest import Digest
+from bot.digest import Digest, DigestItem
 from bot.resources import resource_path
 
 FORMATS = ("text", "markdown", "json")
@@ -47,7 +47,8 @@ def environment(autoescape: bool = False) -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(hashtags=hashtags, authors=author_list, md=markdown_escape)
+    env.filters.update(hashtags=hashtags, authors=author_list, md=markdown_escape, also_in=also_in)
+    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
     return env
 
 
@@ -78,12 +79,35 @@ def to_json(digest: Digest, language: str) -> str:
     return json.dumps({**document, "items": items}, ensure_ascii=False, indent=2) + "\n"
 
 
-SUBJECTS = {"ko": "논문 다이제스트: {label}", "en": "Paper digest: {label}", "zh": "论文周报：{label}"}
+# Every fixed text a channel shows, per language (the week labels live in week.py).
+TEXTS = {
+    "ko": {"subject": "논문 다이제스트: {label}", "also_in": "함께 소개된 곳", "upvotes": "추천 {n}개"},
+    "en": {"subject": "Paper digest: {label}", "also_in": "also in", "upvotes": "{n} upvotes"},
+    "zh": {"subject": "论文周报：{label}", "also_in": "另见", "upvotes": "{n} 个赞"},
+}
 
 
 def subject(digest: Digest, language: str) -> str:
     """The email subject: the week label in the digest's language."""
-    return SUBJECTS[language].format(label=digest.week.label(language))
+    return TEXTS[language]["subject"].format(label=digest.week.label(language))
+
+
+def also_in(item: DigestItem, language: str) -> str:
+    """`also in: HF daily papers (42 upvotes)` for an item curated feeds mentioned, else empty."""
+    curated = [s for s in item.sources if s not in ("arXiv", "editor")]
+    if not curated:
+        return ""
+    votes = f" ({TEXTS[language]['upvotes'].format(n=item.upvotes)})" if item.upvotes else ""
+    return f"{TEXTS[language]['also_in']}: {', '.join(curated)}{votes}"
+
+
+def render_notes(digest: Digest, language: str) -> str:
+    """A draft editor-notes file for a digest (JSON strings are valid YAML scalars)."""
+    return (
+        environment()
+        .get_template("notes.yaml.j2")
+        .render(week=str(digest.week), label=digest.week.label(language), items=digest.items)
+    )
 
 
 def render(digest: Digest, fmt: str, language: str, config: Config) -> str:

@@ -14,7 +14,7 @@ from bot.channels.base import Channel, Part
 from bot.config import Config, TelegramConfig
 from bot.digest import Digest, DigestItem
 from bot.errors import DeliveryError
-from bot.render import author_list, hashtags
+from bot.render import also_in, author_list, hashtags
 
 _TAG = re.compile(r"<[^>]+>")
 
@@ -28,27 +28,28 @@ def _escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def item_html(item: DigestItem, max_authors: int, commentary: str | None = None) -> str:
-    """One item in the roundup's shape: link, bold title with authors, commentary, hashtags."""
+def item_html(item: DigestItem, max_authors: int, language: str, commentary: str | None = None) -> str:
+    """One item in the roundup's shape: link, bold title with authors, commentary, hashtags, curated mentions."""
     lines = [_escape(item.url), f"<b>{_escape(item.title)}</b>"]
     if item.authors:
         lines[1] += f" ({_escape(author_list(item.authors, max_authors))})"
     text = item.commentary if commentary is None else commentary
     lines += [_escape(text)] if text else []
     lines += [hashtags(item.tags)] if item.tags else []
+    lines += [f"<i>{_escape(mention)}</i>"] if (mention := also_in(item, language)) else []
     return "\n".join(lines)
 
 
-def fit_item(item: DigestItem, max_authors: int, budget: int) -> str:
+def fit_item(item: DigestItem, max_authors: int, language: str, budget: int) -> str:
     """The item's HTML, its commentary shortened (never its markup broken) until it fits the budget."""
-    markup = item_html(item, max_authors)
+    markup = item_html(item, max_authors, language)
     commentary = item.commentary
     while visible_length(markup) > budget and commentary:
         keep = len(commentary) - (visible_length(markup) - budget) - 1
         commentary = commentary[:keep].rstrip() + "…" if keep > 0 else ""
-        markup = item_html(item, max_authors, commentary)
+        markup = item_html(item, max_authors, language, commentary)
     if visible_length(markup) > budget:  # even without commentary (a hostile title): cut the title too
-        markup = item_html(replace(item, title=item.title[: budget // 2] + "…"), max_authors, "")
+        markup = item_html(replace(item, title=item.title[: budget // 2] + "…"), max_authors, language, "")
     return markup
 
 
@@ -73,7 +74,8 @@ class TelegramChannel(Channel):
         messages: list[str] = []
         current = header
         for item in digest.items:
-            markup = fit_item(item, config.digest.max_authors, self.max_length - visible_length(header) - 2)
+            budget = self.max_length - visible_length(header) - 2
+            markup = fit_item(item, config.digest.max_authors, language, budget)
             if visible_length(current) + 2 + visible_length(markup) > self.max_length:
                 messages.append(current)
                 current = markup

@@ -1,0 +1,164 @@
+"""Editor notes, `bot notes`, commentary precedence and the LLM through a loopback OpenAI-compatible server."""
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.errors import NotesError
+from bot.notes import parse_notes
+from tests.standins import ArxivStandIn, Entry, reply_json, serve, synthetic_week, week_monday
+
+WriteConfig = Callable[..., Path]
+
+
+def test_keys_stay_text_and_fields_are_validated() -> None:
+    notes = parse_notes("2305.02440:\n  commentary: hi\n  tags: [llm]\n2305.10000: {pin: true}\n", "n.yaml")
+    assert set(notes.by_key) == {"2305.02440", "2305.10000"}
+    assert notes.pinned == ["2305.10000"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2305.02440:\n  comentary: x\n", r"n\.yaml line 1: 2305\.02440: comentary: unknown field"),
+        ("2305: {pin: true}\n", r"n\.yaml line 1: '2305' is neither an arXiv id"),
+        ("2305.02440:\n  commentary: [unclosed\n", r"n\.yaml line 3: invalid YAML"),
+        ("ok: 1\n", r"'ok' is neither"),
+        ("https://example.org/x: {commentary: c}\n", r"a non-arXiv item needs a title"),
+        ("2305.02440: {pin: maybe}\n", r"pin: Input should be a valid boolean"),
+    ],
+)
+def test_bad_notes_name_the_file_and_line(text: str, message: str) -> None:
+    with pytest.raises(NotesError, match=message):
+        parse_notes(text, "n.yaml")
+
+
+def week_entries() -> list[Entry]:
+    monday = week_monday("2023-W18")
+    return [
+        Entry("2305.00001", "Latent Diffusion Models for Video", "We propose a latent diffusion model. It is fast.",
+              monday),
+        Entry("2305.00002", "4-bit Quantization of LLMs", "We propose post-training quantization for LLMs.", monday),
+        Entry("2305.00003", "A Study of Graph Coloring", "We study greedy graph coloring.", monday),
+    ]  # fmt: skip
+
+
+def digest_json(*args: str) -> dict[str, Any]:
+    result = CliRunner().invoke(cli, ["digest", "--week", "2023-W18", "--dry-run", "--format", "json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)  # type: ignore[no-any-return]
+
+
+def test_notes_override_pin_drop_and_add(arxiv_api: ArxivStandIn, write_config: WriteConfig, tmp_path: Path) -> None:
+    arxiv_api.entries = week_entries()
+    write_config()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "2023-W18.yaml").write_text(
+        '2305.00001:\n  commentary: "편집자의 한마디: 빠르다."\n  tags: [video]\n'
+        "2305.00002: {drop: true}\n"
+        "2305.00003: {pin: true}\n"
+        'https://example.org/post:\n  title: A Great Blog Post\n  commentary: "# not a heading"\n',
+        encoding="utf-8",
+    )
+    items = {i["key"]: i for i in digest_json()["items"]}
+    assert set(items) == {"2305.00001", "2305.00003", "https://example.org/post"}
+    assert items["2305.00001"]["commentary"] == "편집자의 한마디: 빠르다."
+    assert items["2305.00001"]["tags"][0] == "video"
+    assert items["https://example.org/post"]["commentary"] == "not a heading"
+    assert items["https://example.org/post"]["url"] == "https://example.org/post"
+
+
+def test_bot_notes_writes_a_draft_that_loads_back(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, tmp_path: Path
+) -> None:
+    arxiv_api.entries = week_entries()
+    write_config()
+    first = CliRunner().invoke(cli, ["notes", "--week", "2023-W18"])
+    assert first.exit_code == 0, first.output
+    path = tmp_path / "notes" / "2023-W18.yaml"
+    notes = parse_notes(path.read_text(encoding="utf-8"), str(path))
+    assert set(notes.by_key) == {"2305.00001", "2305.00002"}
+    assert all(n.commentary for n in notes.by_key.values())
+    assert "2305.00001:  # Latent Diffusion Models for Video" in path.read_text(encoding="utf-8")
+    again = CliRunner().invoke(cli, ["notes", "--week", "2023-W18"])
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+@dataclass
+class LLMStandIn:
+    """An OpenAI-compatible `/v1/chat/completions`; answers by the paper title in the prompt."""
+
+    behaviour: dict[str, str] = field(default_factory=dict)  # title word -> ok | 500 | slow | malformed
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        body = json.loads(handler.rfile.read(int(handler.headers["Content-Length"])))
+        self.calls.append({"auth": handler.headers.get("Authorization"), "body": body})
+        prompt = body["messages"][-1]["content"]
+        mode = next((m for word, m in self.behaviour.items() if word in prompt), "ok")
+        if mode == "500":
+            return reply_json(handler, 500, {"error": {"message": "boom"}})
+        if mode == "slow":
+            time.sleep(2)
+        if mode == "malformed":
+            return reply_json(handler, 200, {"choices": []})
+        answer = {"choices": [{"message": {"role": "assistant", "content": "  LLM says: a neat idea.\n"}}]}
+        return reply_json(handler, 200, answer)
+
+
+@pytest.fixture
+def llm() -> Iterator[LLMStandIn]:
+    standin = LLMStandIn()
+    with serve(standin.handle) as base:
+        standin.url = f"{base}/v1"
+        yield standin
+
+
+def test_llm_commentary_with_fallbacks_and_cache(arxiv_api: ArxivStandIn, write_config: WriteConfig, llm: LLMStandIn,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("LLM_KEY", "sk-secret")
+    arxiv_api.entries = synthetic_week(40, week_monday("2023-W18"))
+    llm.behaviour = {"Vision-Language": "500", "Quantization": "slow", "Linear Attention": "malformed"}
+    write_config(
+        f"commentary:\n  llm: {{base_url: '{llm.url}', model: m1, api_key: '${{LLM_KEY}}', timeout_seconds: 1}}\n"
+    )
+    result = CliRunner().invoke(cli, ["digest", "--week", "2023-W18", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    items = {i["title"].split(" ")[0]: i["commentary"] for i in json.loads(result.output)["items"]}
+    assert items["Efficient"] == "LLM says: a neat idea."  # the diffusion paper: success
+    assert not any(c.startswith("LLM") for k, c in items.items() if k != "Efficient")  # 500 / timeout / malformed
+    assert all(items.values())  # the extractive fallback
+    assert llm.calls[0]["auth"] == "Bearer sk-secret"
+    assert "Language: Korean" in llm.calls[0]["body"]["messages"][-1]["content"]
+    calls = len(llm.calls)
+    refreshed = CliRunner().invoke(cli, ["digest", "--week", "2023-W18", "--refresh", "--dry-run", "--format", "json"])
+    assert refreshed.exit_code == 0
+    assert len(llm.calls) == calls + 3  # the success was cached; the three failures are asked again
+
+
+@pytest.mark.parametrize(
+    ("lang", "subject", "also"),
+    [("ko", "논문 다이제스트: 2023년 5월 1주차", "함께 소개된 곳: HF (추천 42개)"),
+     ("en", "Paper digest: Week 1 of May 2023 (May 1–7)", "also in: HF (42 upvotes)"),
+     ("zh", "论文周报：2023年5月第1周", "另见: HF (42 个赞)")],
+)  # fmt: skip
+def test_fixed_texts_follow_the_language(lang: str, subject: str, also: str) -> None:
+    from bot.digest import Digest
+    from bot.render import also_in
+    from bot.render import subject as email_subject
+    from bot.week import Week
+    from tests.test_delivery import item
+
+    entry = replace(item(1), sources=("arXiv", "HF"), upvotes=42)
+    digest = Digest(Week.parse("2023-W18"), (entry,))
+    assert email_subject(digest, lang) == subject
+    assert also_in(entry, lang) == also
