@@ -39,9 +39,13 @@ class Cue:
 
     def count(self, text: str, lowered: str) -> int:
         """How many times the cue occurs in the text (`lowered` is the same text in lower case)."""
+        return len(self.spans(text, lowered))
+
+    def spans(self, text: str, lowered: str) -> list[tuple[int, int]]:
+        """Where the cue occurs in the text."""
         if self.literals and not any(literal in lowered for literal in self.literals):
-            return 0
-        return len(self.regex.findall(text))
+            return []
+        return [m.span() for m in self.regex.finditer(text)]
 
 
 def _literal(branch: str) -> str:
@@ -95,6 +99,18 @@ class _Text:
     def in_abstract(self, cue: Cue) -> int:
         return cue.count(self.abstract, self.abstract_lower)
 
+    def strongest(self, cues: list[tuple[Cue, float]], where: str) -> dict[Cue, int]:
+        """Mentions per cue, each stretch of text counted once, for the strongest cue that covers it."""
+        text, lowered = (self.title, self.title_lower) if where == "title" else (self.abstract, self.abstract_lower)
+        found = [(weight, span, cue) for cue, weight in cues for span in cue.spans(text, lowered)]
+        taken: list[tuple[int, int]] = []
+        counts: dict[Cue, int] = {}
+        for _, (start, end), cue in sorted(found, key=lambda f: (-f[0], f[1])):
+            if all(end <= s or start >= e for s, e in taken):
+                taken.append((start, end))
+                counts[cue] = counts.get(cue, 0) + 1
+        return counts
+
 
 class _Topic:
     def __init__(self, name: str, config: TopicConfig) -> None:
@@ -110,12 +126,18 @@ class _Topic:
         if self.requires and not (present and any(text.in_title(c) or text.in_abstract(c) for c in self.requires)):
             return [Hit(self.name, "requires", "|".join(self.config.requires), "title+abstract", 0.0)]
         hits: list[Hit] = []
+        # A title names its topic once; an abstract's repeated mentions mark what it is about, while one
+        # passing mention counts little. Overlapping cues ("text-to-image diffusion models") count once.
+        factors = {"title": (self.config.title_weight, 1), "abstract": (self.config.abstract_weight,
+                                                                        self.config.abstract_max_mentions)}  # fmt: skip
         for kind, cues, sign in (("cue", self.cues, 1.0), ("negative", self.negative, -1.0)):
-            for cue, weight in cues if present else ():
-                if text.in_title(cue):
-                    hits.append(Hit(self.name, kind, cue.pattern, "title", sign * weight * self.config.title_weight))
-                if text.in_abstract(cue):
-                    hits.append(Hit(self.name, kind, cue.pattern, "abstract", sign * weight))
+            if not present:
+                break
+            weights = dict(cues)
+            for where, (factor, cap) in factors.items():
+                for cue, mentions in text.strongest(cues, where).items():
+                    points = sign * weights[cue] * factor * min(mentions, cap)
+                    hits.append(Hit(self.name, kind, cue.pattern, where, points))
         for category, weight in self.config.categories.items():
             if category in categories:
                 hits.append(Hit(self.name, "category", category, "categories", weight))
@@ -165,7 +187,7 @@ class Classifier:
         # A tag needs its pattern in the title, or twice in the abstract: one passing mention is noise.
         found = []
         if self.tag_gate.seen(text):
-            found = [tag for tag, cues in self.tags if any(text.in_title(c) or text.in_abstract(c) >= 2 for c in cues)]
+            found = [tag for tag, cues in self.tags if any(text.in_title(c) or text.in_abstract(c) >= 3 for c in cues)]
         return tuple(normalize_tags(found or fallback[:1]))[:MAX_TAGS]
 
 

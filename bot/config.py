@@ -69,6 +69,8 @@ class TopicConfig(_Strict):
     tag: str = ""
     threshold: float = 4.0
     title_weight: float = 2.0
+    abstract_weight: float = 1.0
+    abstract_max_mentions: int = Field(1, ge=1, le=10)
     cues: dict[str, float] = {}
     negative: dict[str, float] = {}
     categories: dict[str, float] = {}

@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot import curated
 from bot.channels import configured_channels
 from bot.classify import MAX_TAGS, Classifier, normalize_tags
 from bot.commentary import extractive, safe_commentary
@@ -17,7 +16,6 @@ from bot.delivery import ChannelReport, deliver
 from bot.digest import Digest, DigestItem, featured_elsewhere, freeze_digest, load_digest
 from bot.errors import ArxivOutageError, BotError, ConfigError
 from bot.ledger import Ledger
-from bot.llm import llm_commentary
 from bot.notes import Note, Notes, load_notes, notes_path
 from bot.paper import Paper, arxiv_key, clean_text, merge_all
 from bot.render import render_notes
@@ -41,6 +39,8 @@ def collect(
     papers = arxiv_source.fetch_week(week, config.sources.arxiv, progress)
     mentions: list[Paper] = []
     if config.sources.feeds:
+        from bot import curated  # httpx and feedparser load only when feeds are configured
+
         results = curated.fetch_all(config, store, week)
         if not store.read_only:
             curated.record(store, results, datetime.now(UTC))
@@ -119,6 +119,8 @@ def build_digest(config: Config, store: Store, week: Week, progress: Progress | 
     llm: dict[str, str] = {}
     settings = config.commentary.llm
     if settings is not None:
+        from bot.llm import llm_commentary
+
         config.require("commentary.llm")
         wanted = [p for p in chosen if not ((note := notes.get(p.key)) and note.commentary)]
         language = settings.language or config.digest.language

@@ -48,6 +48,22 @@ CASES = [
     ("Efficient Data Loading for Robot Learning",
      "Our loader is efficient.",
      set()),
+    ("Denoising Autoencoders for Sentence Representations",
+     "We train denoising autoencoders on text; unlike diffusion models, a single denoising step is used.",
+     set()),
+    ("Prompt Optimization by Gradient Search",
+     "We optimize discrete prompts for language models. As a side result, the prompts also transfer to "
+     "text-to-image diffusion models.",
+     set()),
+    ("Scaling Laws for Mixed-Modal Generative Language Models",
+     "We study models that read and write text and images.",
+     {"mllm"}),
+    ("A Layout-Aware Transformer for Document Understanding",
+     "We pre-train on document images with text and image masking for document AI.",
+     set()),
+    ("Transformer Quality in Linear Time",
+     "We revisit attention and propose a gated layer that runs in linear time on long sequences.",
+     {"llm-efficiency"}),
 ]  # fmt: skip
 
 
@@ -60,6 +76,17 @@ def test_efficient_in_the_abstract_alone_is_not_llm_efficiency(classifier: Class
     result = classifier.classify(paper("A Study of Dialogue Agents", "Our agent is efficient and efficiently trained."))
     assert "llm-efficiency" not in result.topics
     assert 0 < result.scores["llm-efficiency"] < 4
+
+
+def test_repeated_abstract_mentions_count_more_than_one(classifier: Classifier) -> None:
+    once = classifier.classify(paper("A study", "We use a diffusion model."))
+    thrice = classifier.classify(paper("A study", "A diffusion model. The diffusion model. Our diffusion model."))
+    assert thrice.scores["diffusion"] == 3 * once.scores["diffusion"]
+
+
+def test_overlapping_cues_count_a_mention_once(classifier: Classifier) -> None:
+    hits = [h for h in classifier.explain(paper("A study", "We use text-to-image diffusion models.")) if h.points > 0]
+    assert len([h for h in hits if h.topic == "diffusion"]) == 1
 
 
 def test_title_counts_more_than_abstract(classifier: Classifier) -> None:
