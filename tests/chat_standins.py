@@ -130,11 +130,22 @@ class SlackStandIn:
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         body = handler.rfile.read(int(handler.headers.get("Content-Length", 0))).decode()
-        if handler.headers.get("Authorization") != f"Bearer {self.token}":
+        webhook = handler.path.endswith("/webhook")
+        if not webhook and handler.headers.get("Authorization") != f"Bearer {self.token}":
             return reply_json(handler, 200, {"ok": False, "error": "invalid_auth"})
         if self.script:
             wait = self.script.pop(0)
             return reply_json(handler, 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)})
+        if handler.path.endswith("/webhook"):
+            payload = json.loads(body)
+            problem = slack_problem(payload)
+            handler.send_response(400 if problem else 200)
+            handler.send_header("Content-Type", "text/plain")
+            handler.end_headers()
+            handler.wfile.write((problem or "ok").encode())
+            if not problem:
+                self.posts.append(payload)
+            return None
         if handler.path.endswith("/auth.test"):
             return reply_json(handler, 200, {"ok": True, "user": "bot", "team": "T"})
         payload = json.loads(body) if body.startswith("{") else {k: v[0] for k, v in parse_qs(body).items()}

@@ -144,3 +144,28 @@ def test_hostile_text_renders_safely_on_every_channel(title: str, commentary: st
     [part] = email.parts(one, "en", Config())
     assert html.escape(entry.title, quote=False) in part.payload["html"].replace("&#34;", '"').replace("&#39;", "'")
     assert entry.title in part.payload["text"]
+
+
+def test_slack_webhook_delivery(slack: SlackStandIn, tmp_path: Path) -> None:
+    channel = SlackChannel(SlackConfig(webhook_url=f"{slack.url}webhook"))
+    slack.script = [1]  # a 429 first
+    with Store(tmp_path / "s.json") as store:
+        [report] = deliver(Ledger(store), [channel], digest(60), "en", Config())
+    assert report.ok and report.sent == len(slack.posts) >= 2
+    assert channel.check().startswith("incoming webhook configured")
+
+
+def test_refused_payloads_are_clear_failures(telegram: TelegramStandIn, slack: SlackStandIn) -> None:
+    from bot.channels import Part
+    from bot.errors import DeliveryError
+
+    with pytest.raises(DeliveryError, match=r"(?i)can't parse entities"):
+        telegram_channel(telegram).send(Part("1", "<b>unbalanced"))
+    with pytest.raises(DeliveryError, match=r"(?i)message text is empty"):
+        telegram_channel(telegram).send(Part("1", "<b> </b>"))
+    too_many = {"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}] * 51}
+    with pytest.raises(DeliveryError, match="invalid_blocks"):
+        slack_channel(slack).send(Part("1", too_many))
+    too_long = {"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "y" * 2900}}] * 5}
+    with pytest.raises(DeliveryError, match="msg_blocks_too_long"):
+        slack_channel(slack).send(Part("1", too_long))

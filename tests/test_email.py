@@ -124,3 +124,25 @@ def test_wrong_password_is_a_clear_failure(smtp: tuple[Mailbox, int, str], tmp_p
     with Store(tmp_path / "s.json") as store:
         [report] = deliver(Ledger(store), [channel(port, ca, ["a@example.org"], "nope")], digest(1), "ko", Config())
     assert not report.ok and "535" in report.failed[0]
+
+
+def test_implicit_tls_and_plain_smtp_without_auth(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    for security, kwargs in (("ssl", {"ssl_context": context}), ("none", {})):
+        mailbox, port = Mailbox(), free_port()
+        controller = Controller(mailbox, hostname="127.0.0.1", port=port, **kwargs)
+        controller.start()
+        try:
+            settings = EmailConfig(host="127.0.0.1", port=port, security=security, sender="d@example.org",
+                                   recipients=["a@example.org"], ca_file=str(ca_file), timeout_seconds=5)  # fmt: skip
+            mail = EmailChannel(settings)
+            assert "as " not in mail.check()  # no AUTH without a username
+            with Store(tmp_path / f"{security}.json") as store:
+                [report] = deliver(Ledger(store), [mail], digest(2), "zh", Config())
+        finally:
+            controller.stop()
+        assert report.ok and len(mailbox.messages) == 1, security
