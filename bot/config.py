@@ -120,6 +120,18 @@ class ChannelsConfig(_Strict):
     email: EmailConfig | None = None
 
 
+class AlertsConfig(_Strict):
+    """Who is told when a publish fails or a feed keeps failing (through the configured channels' servers)."""
+
+    telegram_chat_id: str | None = None
+    email: str | None = None
+
+    @field_validator("telegram_chat_id", mode="before")
+    @classmethod
+    def _chat_id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
 class DeliveryConfig(_Strict):
     on_ambiguous: Literal["resend", "skip"] = "resend"
 
@@ -172,6 +184,7 @@ class Config(_Strict):
     tags: dict[str, list[str]] = Field(default_factory=_default_tags)
     channels: ChannelsConfig = ChannelsConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    alerts: AlertsConfig = AlertsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     commentary: CommentaryConfig = CommentaryConfig()
 

@@ -38,15 +38,21 @@ def fetch_all(config: Config, store: Store, week: Week) -> list[FeedResult]:
     return results
 
 
-def record(store: Store, results: list[FeedResult], now: datetime) -> None:
-    """Store new candidates and feed states, drop stale candidates: one file write."""
+def record(store: Store, results: list[FeedResult], now: datetime) -> list[str]:
+    """Store new candidates and feed states, drop stale candidates: one file write.
+
+    Returns the feeds that have just failed LOUD_AFTER times in a row (to alert once, not on every run).
+    """
     states = {row["name"]: row for row in store.table("feeds").all()}
+    newly_loud = []
     with store.batch():
         for result in results:
             failures = states.get(result.name, {}).get("failures", 0) + 1 if result.error else 0
             if result.error:
                 level = logging.ERROR if failures >= LOUD_AFTER else logging.WARNING
                 log.log(level, "feed %s skipped (%d failure(s) in a row): %s", result.name, failures, result.error)
+                if failures == LOUD_AFTER:
+                    newly_loud.append(result.name)
             else:
                 log.info(
                     "feed %s: %d items%s", result.name, len(result.papers), " (not modified)" * result.not_modified
@@ -61,6 +67,7 @@ def record(store: Store, results: list[FeedResult], now: datetime) -> None:
                 store.table("candidates").upsert(row, (Q.key == paper.key) & (Q.feed == result.name))
         cutoff = (now - KEEP).isoformat()
         store.table("candidates").remove((Q.seen < cutoff) & Q.paper.published.test(lambda p: p < cutoff))
+    return newly_loud
 
 
 def failing_feeds(store: Store) -> list[dict[str, Any]]:

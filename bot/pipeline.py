@@ -43,7 +43,7 @@ def collect(
 
         results = curated.fetch_all(config, store, week)
         if not store.read_only:
-            curated.record(store, results, datetime.now(UTC))
+            curated.record(store, results, datetime.now(UTC))  # the service alerts on failing feeds
         mentions = merge_all(curated.candidates(store) + [p for r in results for p in r.papers])
     known = {p.key for p in papers}
     missing = [p.key for p in mentions if p.is_arxiv and p.key not in known]

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import curated, pipeline
+from bot.alerts import send_alert
 from bot.config import Config, ScheduleEntry
 from bot.errors import BotError
 from bot.store import Store
@@ -75,14 +76,22 @@ class Service:
         result = pipeline.publish(self.config, self.store, week, should_stop=self.stopping.is_set)
         for report in result.reports:
             (log.info if report.ok else log.error)("publish %s %s", week, report.line())
+        failed = [r.line() for r in result.reports if not r.ok and not self.stopping.is_set()]
+        if failed:
+            send_alert(self.config, f"publishing {week} failed: " + "; ".join(failed))
         if not result.reports:
             log.info("publish %s: %d items frozen (no channel configured)", week, len(result.digest.items))
 
     def collect(self) -> None:
         """Refresh the curated feeds into the store."""
         week = Week.containing(datetime.now(UTC))
-        self._job("collect", lambda: curated.record(self.store, curated.fetch_all(self.config, self.store, week),
-                                                    datetime.now(UTC)))  # fmt: skip
+
+        def collect() -> None:
+            results = curated.fetch_all(self.config, self.store, week)
+            for name in curated.record(self.store, results, datetime.now(UTC)):
+                send_alert(self.config, f"feed {name} failed {curated.LOUD_AFTER} times in a row")
+
+        self._job("collect", collect)
 
     def _job(self, name: str, work: Any) -> None:
         if self.stopping.is_set():
@@ -95,6 +104,7 @@ class Service:
                 log.info("%s: done", name)
             except BotError as error:
                 log.error("%s failed: %s", name, error)
+                send_alert(self.config, f"{name} failed: {error}")
             except Exception:
                 log.exception("%s failed unexpectedly", name)
             finally:

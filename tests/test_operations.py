@@ -68,3 +68,26 @@ def test_secrets_are_redacted_from_log_records() -> None:
     record = logging.LogRecord("httpx", logging.INFO, "", 0, "POST %s", ("https://x/bot123:SECRET/sendMessage",), None)
     _Redact(["123:SECRET"]).filter(record)
     assert record.getMessage() == "POST https://x/bot***/sendMessage"
+
+
+def test_a_failed_publish_alerts_the_operator(arxiv_api: ArxivStandIn, write_config: WriteConfig,
+                                              telegram: TelegramStandIn, tmp_path: Path) -> None:  # fmt: skip
+    from datetime import UTC, datetime
+
+    from bot.config import load_config
+    from bot.pipeline import open_store
+    from bot.service import Service, due_week
+
+    config_path = write_config(
+        f"channels:\n  telegram: {{token: '{telegram.token}', chat_id: 1, base_url: '{telegram.url}',"
+        " min_interval_seconds: 0}\n"
+        "  slack: {token: xoxb-x, channel: C1, base_url: 'http://127.0.0.1:9/api/', max_retries: 0}\n"
+        "alerts: {telegram_chat_id: 999}\n"
+    )
+    config = load_config(str(config_path))
+    arxiv_api.entries = synthetic_week(40, week_monday(str(due_week(datetime.now(UTC), config.schedule.publish))))
+    with open_store(config) as store:
+        Service(config, store).publish_due()
+    _digest, alert = telegram.messages
+    assert "slack: FAILED" in alert and alert.startswith("Paper Feed Bot: publishing ")
+    assert "cannot reach Slack" in alert
