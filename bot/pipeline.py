@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.channels import configured_channels
@@ -44,7 +44,10 @@ def collect(
         results = curated.fetch_all(config, store, week)
         if not store.read_only:
             curated.record(store, results, datetime.now(UTC))  # the service alerts on failing feeds
-        mentions = merge_all(curated.candidates(store) + [p for r in results for p in r.papers])
+        pool = merge_all(curated.candidates(store) + [p for r in results for p in r.papers])
+        # A mention comes days or weeks after a paper's first version: older or much later ones are other weeks'.
+        window_start, window_end = week.start - timedelta(days=7), week.end + timedelta(days=35)
+        mentions = [p for p in pool if window_start <= p.published < window_end]
     known = {p.key for p in papers}
     missing = [p.key for p in mentions if p.is_arxiv and p.key not in known]
     missing += [key for key in pinned if key not in known and key not in missing]

@@ -107,6 +107,7 @@ class ArxivStandIn:
     """
 
     entries: list[Entry] = field(default_factory=list)
+    others: list[Entry] = field(default_factory=list)  # outside the week's query; found by id_list only
     script: list[Any] = field(default_factory=list)
     requests: list[dict[str, list[str]]] = field(default_factory=list)
     hang_seconds: float = 3.0
@@ -123,8 +124,10 @@ class ArxivStandIn:
             return _reply(handler, action, body, "text/plain", {"Retry-After": "1"})
         start = int(params.get("start", ["0"])[0])
         size = int(params.get("max_results", ["100"])[0])
-        page = [] if action == "empty" else self.entries[start : start + size]
-        total = 0 if action == "empty" else len(self.entries)
+        ids = [i for i in params.get("id_list", [""])[0].split(",") if i]
+        pool = [e for e in self.entries + self.others if e.id in ids] if ids else self.entries
+        page = [] if action == "empty" else pool[start : start + size]
+        total = 0 if action == "empty" else len(pool)
         body = atom_page(page, total, start, params.get("search_query", [""])[0])
         return _reply(handler, 200, body, "application/atom+xml; charset=utf-8")
 

@@ -135,6 +135,10 @@ def test_digest_merges_curated_mentions(feeds: FeedServer, arxiv_api, write_conf
         Entry("2305.00002", "A Vision-Language Model for Charts", "We present a multimodal vision-language model.",
               monday),
     ]  # fmt: skip
+    # The HF paper 2305.00001 is in a category the week's query does not cover: it is found by id.
+    hf_only = arxiv_api.entries.pop(0)
+    arxiv_api.others = [hf_only, Entry("2112.10752", "High-Resolution Image Synthesis with Latent Diffusion Models",
+                                       "We propose latent diffusion models.", week_monday("2021-W51"))]  # fmt: skip
     write_config(
         "  feeds:\n"
         f"    - {{name: HF daily papers, url: '{feeds.url}/hf', kind: hf_daily}}\n"
@@ -147,6 +151,8 @@ def test_digest_merges_curated_mentions(feeds: FeedServer, arxiv_api, write_conf
     doc = json.loads(result.output[result.output.index("{") :])
     by_key = {item["key"]: item for item in doc["items"]}
     assert by_key["2305.00001"]["sources"] == ["arXiv", "HF daily papers"]
+    [lookup] = [r["id_list"][0] for r in arxiv_api.requests if "id_list" in r]  # one request for both
+    assert sorted(lookup.split(",")) == ["2112.10752", "2305.00001"]
     assert by_key["2305.00002"]["sources"] == ["arXiv", "arXiv cs.CV"]
     assert "https://reviews.example.org/posts/attention" in by_key  # a blog post, classified like the rest
     assert "2112.10752" not in by_key  # an old arXiv paper mentioned this week is not this week's paper
