@@ -18,8 +18,6 @@ from bot.paper import Paper
 MAX_TAGS = 5
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 # Pieces of a pattern that are optional or not literal; what is left between them must appear in the text.
-_GROUP = re.compile(r"\([^()]*\)[?*+]?")
-_NOT_LITERAL = re.compile(r"\x00|\[[^\]]*\][?*+]?|\\.|.[?*]|\{[^}]*\}|[.^$+()\[\]]")
 
 
 @dataclass(frozen=True)
@@ -32,28 +30,88 @@ class Cue:
 
     @classmethod
     def compile(cls, pattern: str) -> Cue:
-        """Compile a cue and find, per top-level alternative, a literal its matches must contain."""
-        regex = re.compile(rf"(?<!\w)(?:{pattern})(?!\w)", re.IGNORECASE)
+        """Compile a cue and find, per top-level alternative, a literal its matches must contain.
+
+        It runs on lower-cased text without flags or a leading look-behind: that keeps the regex engine's
+        fast literal-prefix scan (about 5x faster on abstracts); the left word bound is checked per match.
+        """
+        regex = re.compile(rf"(?:{_lower_pattern(pattern)})(?!\w)")
         literals = tuple(_literal(branch) for branch in _alternatives(pattern))
-        return cls(pattern, regex, literals if all(literals) else ())
+        # A literal too short to be rare (a space, "a") would let every text through the pre-check.
+        return cls(pattern, regex, literals if all(len(lit.strip()) >= 2 for lit in literals) else ())
 
-    def count(self, text: str, lowered: str) -> int:
-        """How many times the cue occurs in the text (`lowered` is the same text in lower case)."""
-        return len(self.spans(text, lowered))
+    def count(self, lowered: str) -> int:
+        """How many times the cue occurs in a lower-cased text."""
+        return len(self.spans(lowered))
 
-    def spans(self, text: str, lowered: str) -> list[tuple[int, int]]:
-        """Where the cue occurs in the text."""
+    def spans(self, lowered: str) -> list[tuple[int, int]]:
+        """Where the cue occurs, on word bounds, in a lower-cased text."""
         if self.literals and not any(literal in lowered for literal in self.literals):
             return []
-        return [m.span() for m in self.regex.finditer(text)]
+        return [m.span() for m in self.regex.finditer(lowered) if not _word_char_before(lowered, m.start())]
+
+
+def _word_char_before(text: str, index: int) -> bool:
+    return index > 0 and (text[index - 1].isalnum() or text[index - 1] == "_")
+
+
+def _lower_pattern(pattern: str) -> str:
+    """A pattern in lower case, its escapes (`\\d`, `\\S`) left as they are."""
+    return re.sub(r"\\.|[^\\]+", lambda m: m.group(0) if m.group(0).startswith("\\") else m.group(0).lower(), pattern)
 
 
 def _literal(branch: str) -> str:
-    """The longest run of plain text that every match of a branch contains (groups count as gaps)."""
-    reduced = _GROUP.sub("\x00", branch)
-    while reduced != branch:
-        branch, reduced = reduced, _GROUP.sub("\x00", reduced)
-    return max(_NOT_LITERAL.split(branch), key=len).lower()
+    """The longest run of plain text that every match of a branch must contain.
+
+    Groups, classes, repetitions, anchors and `\\d`-style escapes are gaps, and so is a character made
+    optional by `?` or `*`; an escaped punctuation mark (`\\(`) is the plain character.
+    """
+    runs, run, i = [], "", 0
+    while i < len(branch):
+        char, following = branch[i], branch[i + 1 : i + 2]
+        if char in "([{":
+            i = _closing(branch, i)
+            if char == "{":  # x{0,3}: the x may be absent
+                run = run[:-1]
+            i += branch[i : i + 1] in ("?", "*", "+")
+            runs.append(run)
+            run = ""
+            continue
+        if char == "\\" and following and not following.isalnum():
+            char, i = following, i + 1
+        elif char == "\\" or char in ".^$+":
+            i += 2 if char == "\\" else 1
+            runs.append(run)
+            run = ""
+            continue
+        elif char in "?*":
+            run = run[:-1]
+            runs.append(run)
+            run = ""
+            i += 1
+            continue
+        run += char
+        i += 1
+    runs.append(run)
+    return max(runs, key=len).lower()
+
+
+def _closing(pattern: str, start: int) -> int:
+    """The index just after the bracket that closes the one at `start` (nesting and escapes respected)."""
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    opener, depth, i = pattern[start], 0, start
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern[i] == opener:
+            depth += 1
+        elif pattern[i] == pairs[opener]:
+            depth -= 1
+            if not depth:
+                return i + 1
+        i += 1
+    return len(pattern)
 
 
 def _alternatives(pattern: str) -> list[str]:
@@ -84,25 +142,25 @@ class Hit:
 
 @dataclass(frozen=True)
 class _Text:
-    title: str
+    """A paper's title and abstract in lower case: every cue runs on these."""
+
     title_lower: str
-    abstract: str
     abstract_lower: str
 
     @classmethod
     def of(cls, paper: Paper) -> _Text:
-        return cls(paper.title, paper.title.lower(), paper.abstract, paper.abstract.lower())
+        return cls(paper.title.lower(), paper.abstract.lower())
 
     def in_title(self, cue: Cue) -> int:
-        return cue.count(self.title, self.title_lower)
+        return cue.count(self.title_lower)
 
     def in_abstract(self, cue: Cue) -> int:
-        return cue.count(self.abstract, self.abstract_lower)
+        return cue.count(self.abstract_lower)
 
     def strongest(self, cues: list[tuple[Cue, float]], where: str) -> dict[Cue, int]:
         """Mentions per cue, each stretch of text counted once, for the strongest cue that covers it."""
-        text, lowered = (self.title, self.title_lower) if where == "title" else (self.abstract, self.abstract_lower)
-        found = [(weight, span, cue) for cue, weight in cues for span in cue.spans(text, lowered)]
+        lowered = self.title_lower if where == "title" else self.abstract_lower
+        found = [(weight, span, cue) for cue, weight in cues for span in cue.spans(lowered)]
         taken: list[tuple[int, int]] = []
         counts: dict[Cue, int] = {}
         for _, (start, end), cue in sorted(found, key=lambda f: (-f[0], f[1])):
