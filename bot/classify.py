@@ -9,8 +9,9 @@ reaches the threshold. Hashtags come from the tag vocabulary, in its order (most
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from itertools import chain
 
 from bot.config import TopicConfig
 from bot.paper import Paper
@@ -20,7 +21,7 @@ _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 # Pieces of a pattern that are optional or not literal; what is left between them must appear in the text.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality: cues are dict keys on the hot path
 class Cue:
     """One compiled pattern, with a literal that any match must contain (a cheap pre-check)."""
 
@@ -48,6 +49,10 @@ class Cue:
         """Where the cue occurs, on word bounds, in a lower-cased text."""
         if self.literals and not any(literal in lowered for literal in self.literals):
             return []
+        return self.find(lowered)
+
+    def find(self, lowered: str) -> list[tuple[int, int]]:
+        """`spans` without the literal pre-check, for a caller that has done it."""
         return [m.span() for m in self.regex.finditer(lowered) if not _word_char_before(lowered, m.start())]
 
 
@@ -142,25 +147,40 @@ class Hit:
 
 @dataclass(frozen=True)
 class _Text:
-    """A paper's title and abstract in lower case: every cue runs on these."""
+    """A paper's title and abstract in lower case, with the cues whose literals each contains (found once)."""
 
-    title_lower: str
-    abstract_lower: str
+    title: str
+    abstract: str
+    title_cues: frozenset[Cue]
+    abstract_cues: frozenset[Cue]
 
     @classmethod
-    def of(cls, paper: Paper) -> _Text:
-        return cls(paper.title.lower(), paper.abstract.lower())
+    def of(cls, paper: Paper, index: Mapping[str, tuple[Cue, ...]]) -> _Text:
+        title, abstract = paper.title.lower(), paper.abstract.lower()
+        return cls(title, abstract, _cues_in(title, index), _cues_in(abstract, index))
 
-    def in_title(self, cue: Cue) -> int:
-        return cue.count(self.title_lower)
+    def spans(self, cue: Cue, where: str) -> list[tuple[int, int]]:
+        text, candidates = (self.title, self.title_cues) if where == "title" else (self.abstract, self.abstract_cues)
+        if cue.literals and cue not in candidates:
+            return []
+        return cue.find(text)
 
-    def in_abstract(self, cue: Cue) -> int:
-        return cue.count(self.abstract_lower)
+    def mentions(self, cue: Cue) -> bool:
+        """Whether the cue occurs in the title or the abstract."""
+        return bool(self.spans(cue, "title") or self.spans(cue, "abstract"))
+
+    def names(self, cue: Cue) -> bool:
+        """Whether the paper is about what the cue names: in the title, or three times in the abstract."""
+        return bool(self.spans(cue, "title")) or len(self.spans(cue, "abstract")) >= 3
+
+    def may_match(self, cues: frozenset[Cue] | None) -> bool:
+        """Whether any cue of a group can match (None: some cue has no literal, so it always may)."""
+        return cues is None or not (self.title_cues.isdisjoint(cues) and self.abstract_cues.isdisjoint(cues))
 
     def strongest(self, cues: list[tuple[Cue, float]], where: str) -> dict[Cue, int]:
         """Mentions per cue, each stretch of text counted once, for the strongest cue that covers it."""
-        lowered = self.title_lower if where == "title" else self.abstract_lower
-        found = [(weight, span, cue) for cue, weight in cues for span in cue.spans(lowered)]
+        text, candidates = (self.title, self.title_cues) if where == "title" else (self.abstract, self.abstract_cues)
+        found = [(w, span, c) for c, w in cues if not c.literals or c in candidates for span in c.find(text)]
         taken: list[tuple[int, int]] = []
         counts: dict[Cue, int] = {}
         for _, (start, end), cue in sorted(found, key=lambda f: (-f[0], f[1])):
@@ -170,6 +190,17 @@ class _Text:
         return counts
 
 
+def _cues_in(text: str, index: Mapping[str, tuple[Cue, ...]]) -> frozenset[Cue]:
+    """The cues one of whose literals occurs in the text: only those can match it."""
+    return frozenset(chain.from_iterable(cues for literal, cues in index.items() if literal in text))
+
+
+def _group(cues: Iterable[Cue]) -> frozenset[Cue] | None:
+    """A group of cues to test at once, or None when one of them has no literal (the group cannot be skipped)."""
+    group = frozenset(cues)
+    return group if all(c.literals for c in group) else None
+
+
 class _Topic:
     def __init__(self, name: str, config: TopicConfig) -> None:
         self.name = name
@@ -177,11 +208,11 @@ class _Topic:
         self.cues = [(Cue.compile(p), w) for p, w in config.cues.items()]
         self.negative = [(Cue.compile(p), w) for p, w in config.negative.items()]
         self.requires = [Cue.compile(p) for p in config.requires]
-        self.gate = _Gate([c for c, _ in self.cues + self.negative] + self.requires)
+        self.group = _group([c for c, _ in self.cues + self.negative] + self.requires)
 
     def hits(self, text: _Text, categories: tuple[str, ...]) -> list[Hit]:
-        present = self.gate.seen(text)
-        if self.requires and not (present and any(text.in_title(c) or text.in_abstract(c) for c in self.requires)):
+        present = text.may_match(self.group)
+        if self.requires and not (present and any(text.mentions(c) for c in self.requires)):
             return [Hit(self.name, "requires", "|".join(self.config.requires), "title+abstract", 0.0)]
         hits: list[Hit] = []
         # A title names its topic once; an abstract's repeated mentions mark what it is about, while one
@@ -202,37 +233,31 @@ class _Topic:
         return hits
 
 
-class _Gate:
-    """One search for any literal of a group of cues: most papers are about none of a topic's cues."""
-
-    def __init__(self, cues: list[Cue]) -> None:
-        literals = sorted({lit for cue in cues for lit in cue.literals}, key=len, reverse=True)
-        gated = all(cue.literals for cue in cues)
-        self.regex = re.compile("|".join(map(re.escape, literals))) if gated and literals else None
-
-    def seen(self, text: _Text) -> bool:
-        """Whether any cue of the group can match the text."""
-        return self.regex is None or bool(self.regex.search(text.title_lower) or self.regex.search(text.abstract_lower))
-
-
 class Classifier:
     """Topics, scores and hashtags for papers under one topic and tag configuration."""
 
     def __init__(self, topics: Mapping[str, TopicConfig], tags: Mapping[str, list[str]]) -> None:
         self.topics = [_Topic(name, config) for name, config in topics.items()]
         self.tags = [(tag, [Cue.compile(p) for p in patterns]) for tag, patterns in tags.items()]
-        self.tag_gate = _Gate([cue for _, cues in self.tags for cue in cues])
+        self.tag_group = _group(cue for _, cues in self.tags for cue in cues)
+        everything = [c for t in self.topics for c in [*(c for c, _ in t.cues + t.negative), *t.requires]]
+        everything += [c for _, cues in self.tags for c in cues]
+        index: dict[str, list[Cue]] = {}
+        for cue in everything:
+            for literal in cue.literals:
+                index.setdefault(literal, []).append(cue)
+        self.index = {literal: tuple(cues) for literal, cues in index.items()}
 
     def explain(self, paper: Paper) -> list[Hit]:
         """Every cue, negative cue, category prior and unmet requirement that shaped the scores."""
-        return self._hits(_Text.of(paper), paper.categories)
+        return self._hits(_Text.of(paper, self.index), paper.categories)
 
     def _hits(self, text: _Text, categories: tuple[str, ...]) -> list[Hit]:
         return [hit for topic in self.topics for hit in topic.hits(text, categories)]
 
     def classify(self, paper: Paper) -> Paper:
         """The paper with its topics (best first), per-topic scores, overall score and hashtags."""
-        text = _Text.of(paper)
+        text = _Text.of(paper, self.index)
         hits = self._hits(text, paper.categories)
         scores = {t.name: round(float(sum(h.points for h in hits if h.topic == t.name)), 3) for t in self.topics}
         passed = [t for t in self.topics if scores[t.name] >= t.config.threshold]
@@ -242,10 +267,10 @@ class Classifier:
         return replace(paper, topics=tuple(t.name for t in passed), scores=scores, score=best, tags=tags)
 
     def _tags(self, text: _Text, fallback: list[str]) -> tuple[str, ...]:
-        # A tag needs its pattern in the title, or twice in the abstract: one passing mention is noise.
+        # A tag names what a paper is: its pattern in the title, or three times in the abstract.
         found = []
-        if self.tag_gate.seen(text):
-            found = [tag for tag, cues in self.tags if any(text.in_title(c) or text.in_abstract(c) >= 3 for c in cues)]
+        if text.may_match(self.tag_group):
+            found = [tag for tag, cues in self.tags if any(text.names(c) for c in cues)]
         return tuple(normalize_tags(found or fallback[:1]))[:MAX_TAGS]
 
 
