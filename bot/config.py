@@ -11,16 +11,18 @@ import os
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
 from bot.errors import ConfigError
 from bot.resources import resource_path
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Language = Literal["ko", "en", "zh"]
+# Telegram chat ids are numbers in YAML (-1001234) but text to the Bot API.
+ChatId = Annotated[str, BeforeValidator(lambda value: str(value) if isinstance(value, int) else value)]
 
 
 class _Strict(BaseModel):
@@ -79,16 +81,11 @@ class TopicConfig(_Strict):
 
 class TelegramConfig(_Strict):
     token: str
-    chat_id: str
+    chat_id: ChatId
     base_url: str = "https://api.telegram.org/bot"
     min_interval_seconds: float = Field(1.0, ge=0)
     max_retries: int = Field(5, ge=0)
     timeout_seconds: float = Field(30.0, gt=0)
-
-    @field_validator("chat_id", mode="before")
-    @classmethod
-    def _chat_id_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
 
 
 class SlackConfig(_Strict):
@@ -123,13 +120,8 @@ class ChannelsConfig(_Strict):
 class AlertsConfig(_Strict):
     """Who is told when a publish fails or a feed keeps failing (through the configured channels' servers)."""
 
-    telegram_chat_id: str | None = None
+    telegram_chat_id: ChatId | None = None
     email: str | None = None
-
-    @field_validator("telegram_chat_id", mode="before")
-    @classmethod
-    def _chat_id_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
 
 
 class DeliveryConfig(_Strict):
