@@ -12,6 +12,7 @@ import jinja2
 
 from bot.config import Config
 from bot.digest import Digest, DigestItem
+from bot.paper import clean_text
 from bot.resources import resource_path
 
 FORMATS = ("text", "markdown", "json")
@@ -25,10 +26,11 @@ def hashtags(tags: Sequence[str]) -> str:
 
 
 def author_list(authors: Sequence[str], cap: int = 0) -> str:
-    """Every author comma-separated; with a cap, the first `cap` then `et al.`."""
-    if cap and len(authors) > cap:
-        return ", ".join(authors[:cap]) + " et al."
-    return ", ".join(authors)
+    """Every author comma-separated, on one line; with a cap, the first `cap` then `et al.`."""
+    names = [clean_text(a) for a in authors]
+    if cap and len(names) > cap:
+        return ", ".join(names[:cap]) + " et al."
+    return ", ".join(names)
 
 
 def markdown_escape(text: str) -> str:
@@ -47,7 +49,7 @@ def environment(autoescape: bool = False) -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(hashtags=hashtags, authors=author_list, md=markdown_escape, also_in=also_in)
+    env.filters.update(hashtags=hashtags, authors=author_list, md=markdown_escape, also_in=also_in, oneline=clean_text)
     env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
     return env
 

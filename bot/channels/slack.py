@@ -9,6 +9,7 @@ from bot.channels.base import Channel, Part
 from bot.config import Config, SlackConfig
 from bot.digest import Digest, DigestItem
 from bot.errors import DeliveryError
+from bot.paper import clean_text
 from bot.render import author_list, hashtags
 
 MAX_BLOCKS = 50
@@ -24,7 +25,7 @@ def mrkdwn_escape(text: str) -> str:
 
 def section_text(item: DigestItem, max_authors: int, limit: int) -> str:
     """An item as mrkdwn: linked title, authors, commentary, hashtags; the commentary shortened to fit."""
-    title = mrkdwn_escape(item.title[:500]).replace("|", "¦")  # `|` would end the link text
+    title = mrkdwn_escape(clean_text(item.title)[:500]).replace("|", "¦")  # `|` would end the link text
     head = f"*<{item.url}|{title}>*"
     if item.authors:
         head += "\n" + mrkdwn_escape(author_list(item.authors, max_authors))[:500]

@@ -14,6 +14,7 @@ from bot.channels.base import Channel, Part
 from bot.config import Config, TelegramConfig
 from bot.digest import Digest, DigestItem
 from bot.errors import DeliveryError
+from bot.paper import clean_text
 from bot.render import also_in, author_list, hashtags
 
 _TAG = re.compile(r"<[^>]+>")
@@ -30,7 +31,7 @@ def _escape(text: str) -> str:
 
 def item_html(item: DigestItem, max_authors: int, language: str, commentary: str | None = None) -> str:
     """One item in the roundup's shape: link, bold title with authors, commentary, hashtags, curated mentions."""
-    lines = [_escape(item.url), f"<b>{_escape(item.title)}</b>"]
+    lines = [_escape(item.url), f"<b>{_escape(clean_text(item.title))}</b>"]
     if item.authors:
         lines[1] += f" ({_escape(author_list(item.authors, max_authors))})"
     text = item.commentary if commentary is None else commentary
