@@ -3,7 +3,8 @@
 Each topic scores a paper by weighted cues — case-insensitive regular expressions matched on word bounds —
 found in the title (worth `title_weight` times more) and the abstract, minus negative cues, plus category
 priors. A topic whose `requires` cues are all absent scores 0. The paper belongs to every topic whose score
-reaches the threshold. Hashtags come from the tag vocabulary, in its order (most specific first).
+reaches the threshold, and to every topic that lists one of those in `implied_by` (one level: quantization
+implies llm-efficiency). Hashtags come from the tag vocabulary, in its order (most specific first).
 """
 
 from __future__ import annotations
@@ -261,6 +262,7 @@ class Classifier:
         hits = self._hits(text, paper.categories)
         scores = {t.name: round(float(sum(h.points for h in hits if h.topic == t.name)), 3) for t in self.topics}
         passed = [t for t in self.topics if scores[t.name] >= t.config.threshold]
+        passed += [t for t in self.topics if t not in passed and {p.name for p in passed} & set(t.config.implied_by)]
         passed.sort(key=lambda t: -scores[t.name])
         tags = self._tags(text, [t.config.tag for t in passed if t.config.tag])
         best = max((scores[t.name] for t in passed), default=0.0)

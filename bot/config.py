@@ -77,6 +77,7 @@ class TopicConfig(_Strict):
     negative: dict[str, float] = {}
     categories: dict[str, float] = {}
     requires: list[str] = []
+    implied_by: list[str] = []
 
 
 class TelegramConfig(_Strict):

@@ -117,6 +117,14 @@ def test_requires_gates_a_topic_and_is_explained() -> None:
     assert [h.kind for h in classifier.explain(paper("Speech for people"))] == ["requires"]
 
 
+def test_implied_topics() -> None:
+    topics = {"efficiency": TopicConfig(threshold=4, cues={"pruning": 3}, implied_by=["quantization"]),
+              "quantization": TopicConfig(threshold=4, cues={"quantization": 3})}  # fmt: skip
+    result = Classifier(topics, {}).classify(paper("Quantization for all"))
+    assert result.topics == ("quantization", "efficiency")
+    assert result.scores["efficiency"] == 0
+
+
 def test_negative_cues_and_category_priors_are_explained() -> None:
     topic = TopicConfig(threshold=3, cues={"diffusion": 2}, negative={"heat diffusion": 2}, categories={"cs.CV": 1})
     classifier = Classifier({"diffusion": topic}, {})
