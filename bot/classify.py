@@ -259,14 +259,29 @@ class Classifier:
     def classify(self, paper: Paper) -> Paper:
         """The paper with its topics (best first), per-topic scores, overall score and hashtags."""
         text = _Text.of(paper, self.index)
+        return self._tag(self._score(paper, text), text)
+
+    def score(self, paper: Paper) -> Paper:
+        """Topics, scores and overall score only: selection needs no hashtags for the papers it drops."""
+        return self._score(paper, _Text.of(paper, self.index))
+
+    def tag(self, paper: Paper) -> Paper:
+        """Hashtags for a scored paper."""
+        return self._tag(paper, _Text.of(paper, self.index))
+
+    def _score(self, paper: Paper, text: _Text) -> Paper:
         hits = self._hits(text, paper.categories)
         scores = {t.name: round(float(sum(h.points for h in hits if h.topic == t.name)), 3) for t in self.topics}
         passed = [t for t in self.topics if scores[t.name] >= t.config.threshold]
         passed += [t for t in self.topics if t not in passed and {p.name for p in passed} & set(t.config.implied_by)]
         passed.sort(key=lambda t: -scores[t.name])
-        tags = self._tags(text, [t.config.tag for t in passed if t.config.tag])
         best = max((scores[t.name] for t in passed), default=0.0)
-        return replace(paper, topics=tuple(t.name for t in passed), scores=scores, score=best, tags=tags)
+        return replace(paper, topics=tuple(t.name for t in passed), scores=scores, score=best)
+
+    def _tag(self, paper: Paper, text: _Text) -> Paper:
+        by_name = {t.name: t.config.tag for t in self.topics}
+        fallback = [tag for name in paper.topics if (tag := by_name.get(name))]
+        return replace(paper, tags=self._tags(text, fallback))
 
     def _tags(self, text: _Text, fallback: list[str]) -> tuple[str, ...]:
         # A tag names what a paper is: its pattern in the title, or three times in the abstract.

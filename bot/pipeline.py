@@ -65,7 +65,7 @@ def collect(
 def choose(config: Config, week: Week, papers: list[Paper], featured: set[str], notes: Notes) -> list[Paper]:
     """Classify and select, then apply the editor's drops, pins, added items and tags (pure)."""
     classifier = Classifier(config.topics, config.tags)
-    classified = [classifier.classify(p) for p in papers if p.key not in notes.dropped]
+    classified = [classifier.score(p) for p in papers if p.key not in notes.dropped]
     selected = select(
         classified,
         week,
@@ -83,10 +83,11 @@ def choose(config: Config, week: Week, papers: list[Paper], featured: set[str], 
         if key in by_key:
             selected.append(by_key[key])
         elif note.title:
-            selected.append(classifier.classify(editor_item(key, note, week)))
+            selected.append(classifier.score(editor_item(key, note, week)))
         else:
             log.warning("notes for %s pin %s, but no source has that paper", week, key)
-    tagged = [replace(p, tags=_editor_tags(notes.get(p.key), p.tags)) for p in selected]
+    tagged = [classifier.tag(p) for p in selected]
+    tagged = [replace(p, tags=_editor_tags(notes.get(p.key), p.tags)) for p in tagged]
     log.info("digest %s: %d of %d papers chosen", week, len(tagged), len(papers))
     return in_digest_order(tagged, list(config.topics))
 
