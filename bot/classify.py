@@ -42,18 +42,8 @@ class Cue:
         # A literal too short to be rare (a space, "a") would let every text through the pre-check.
         return cls(pattern, regex, literals if all(len(lit.strip()) >= 2 for lit in literals) else ())
 
-    def count(self, lowered: str) -> int:
-        """How many times the cue occurs in a lower-cased text."""
-        return len(self.spans(lowered))
-
     def spans(self, lowered: str) -> list[tuple[int, int]]:
-        """Where the cue occurs, on word bounds, in a lower-cased text."""
-        if self.literals and not any(literal in lowered for literal in self.literals):
-            return []
-        return self.find(lowered)
-
-    def find(self, lowered: str) -> list[tuple[int, int]]:
-        """`spans` without the literal pre-check, for a caller that has done it."""
+        """Where the cue occurs, on word bounds, in a lower-cased text (callers skip texts without its literals)."""
         return [m.span() for m in self.regex.finditer(lowered) if not _word_char_before(lowered, m.start())]
 
 
@@ -164,7 +154,7 @@ class _Text:
         text, candidates = (self.title, self.title_cues) if where == "title" else (self.abstract, self.abstract_cues)
         if cue.literals and cue not in candidates:
             return []
-        return cue.find(text)
+        return cue.spans(text)
 
     def mentions(self, cue: Cue) -> bool:
         """Whether the cue occurs in the title or the abstract."""
@@ -181,7 +171,7 @@ class _Text:
     def strongest(self, cues: list[tuple[Cue, float]], where: str) -> dict[Cue, int]:
         """Mentions per cue, each stretch of text counted once, for the strongest cue that covers it."""
         text, candidates = (self.title, self.title_cues) if where == "title" else (self.abstract, self.abstract_cues)
-        found = [(w, span, c) for c, w in cues if not c.literals or c in candidates for span in c.find(text)]
+        found = [(w, span, c) for c, w in cues if not c.literals or c in candidates for span in c.spans(text)]
         taken: list[tuple[int, int]] = []
         counts: dict[Cue, int] = {}
         for _, (start, end), cue in sorted(found, key=lambda f: (-f[0], f[1])):

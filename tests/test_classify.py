@@ -145,10 +145,10 @@ def test_cue_prefilter_literals_are_sound(pattern: str, literals: tuple[str, ...
 
 def test_cues_match_on_word_bounds() -> None:
     cue = Cue.compile("moe")
-    assert cue.count("moe layers") == 1
-    assert cue.count("hemoe, moes") == 0
-    assert Cue.compile("LLMs?").count("two llms and an llm") == 2  # patterns are case-insensitive
-    assert Cue.compile(r"\d+-bit").count("4-bit and 8-bit") == 2  # escapes keep their case
+    assert cue.spans("moe layers") == [(0, 3)]
+    assert cue.spans("hemoe, moes") == []
+    assert len(Cue.compile("LLMs?").spans("two llms and an llm")) == 2  # patterns are case-insensitive
+    assert len(Cue.compile(r"\d+-bit").spans("4-bit and 8-bit")) == 2  # escapes keep their case
 
 
 def test_normalize_tags() -> None:
