@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from functools import partial
 
 from bot.config import Config
 from bot.errors import BotError
@@ -30,8 +29,13 @@ def run_checks(config: Config, *, network: bool = True) -> Iterator[Check]:
     if not network:
         return
     yield _check("arxiv", lambda: _arxiv(config))
-    for feed in config.sources.feeds:
-        yield _check(f"feed {feed.name}", partial(_feed, config, feed.name))
+    if config.sources.feeds:
+        from bot import curated
+        from bot.week import Week
+
+        for result in curated.fetch(config, Week.last_finished()):
+            detail = result.error or f"{len(result.papers)} items"
+            yield f"feed {result.name}", result.error is None, detail
     for channel in channels:
         yield _check(channel.name, channel.check)
         channel.close()
@@ -48,22 +52,6 @@ def _arxiv(config: Config) -> str:
     from bot.sources.arxiv import probe
 
     return probe(config.sources.arxiv)
-
-
-def _feed(config: Config, name: str) -> str:
-    import httpx
-
-    from bot.sources.feeds import USER_AGENT, fetch_hf_daily, fetch_rss
-    from bot.week import Week
-
-    feed = next(f for f in config.sources.feeds if f.name == name)
-    with httpx.Client(timeout=config.sources.arxiv.timeout_seconds, follow_redirects=True,
-                      headers={"User-Agent": USER_AGENT}) as client:  # fmt: skip
-        week = Week.last_finished()
-        result = fetch_hf_daily(client, feed, week) if feed.kind == "hf_daily" else fetch_rss(client, feed, None, None)
-    if result.error:
-        raise BotError(result.error)
-    return f"{len(result.papers)} items"
 
 
 def status_lines(config: Config, weeks: int) -> Iterator[str]:

@@ -69,6 +69,8 @@ def shorten(text: str, max_chars: int) -> str:
     """Cut to at most max_chars at a sentence, else a word boundary (with an ellipsis)."""
     if len(text) <= max_chars:
         return text
+    if max_chars < 2:
+        return ""
     cut = text[: max_chars - 1]
     sentence_end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
     if sentence_end >= max_chars // 2:

@@ -24,16 +24,21 @@ LOUD_AFTER = 3  # consecutive failures before a feed's trouble is an error, not 
 
 
 def fetch_all(config: Config, store: Store, week: Week) -> list[FeedResult]:
-    """Fetch every configured feed once (conditional GET for RSS / Atom)."""
+    """Fetch every configured feed once, conditionally (ETag / Last-Modified kept in the store)."""
+    return fetch(config, week, {row["name"]: row for row in store.table("feeds").all()})
+
+
+def fetch(config: Config, week: Week, states: dict[str, dict[str, Any]] | None = None) -> list[FeedResult]:
+    """Fetch every configured feed (unconditionally without `states`); HF daily papers for each day of the week."""
     results = []
-    states = {row["name"]: row for row in store.table("feeds").all()}
+    # Feeds share the arXiv source's request timeout: one setting for "how long a source may take".
     timeout = config.sources.arxiv.timeout_seconds
     with httpx.Client(timeout=timeout, follow_redirects=True, headers={"User-Agent": USER_AGENT}) as client:
         for feed in config.sources.feeds:
             if feed.kind == "hf_daily":
                 results.append(fetch_hf_daily(client, feed, week))
             else:
-                state = states.get(feed.name, {})
+                state = (states or {}).get(feed.name, {})
                 results.append(fetch_rss(client, feed, state.get("etag"), state.get("modified")))
     return results
 

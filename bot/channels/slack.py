@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from bot.channels.base import Channel, Part
+from bot.commentary import shorten
 from bot.config import Config, SlackConfig
 from bot.digest import Digest, DigestItem
 from bot.errors import DeliveryError
@@ -31,7 +32,7 @@ def section_text(item: DigestItem, max_authors: int, limit: int) -> str:
         head += "\n" + mrkdwn_escape(author_list(item.authors, max_authors))[:500]
     tail = f"\n{hashtags(item.tags)}" if item.tags else ""
     room = limit - len(head) - len(tail) - 1
-    commentary = item.commentary if len(item.commentary) <= room else item.commentary[: max(0, room - 1)] + "…"
+    commentary = shorten(item.commentary, room)
     return head + (f"\n{mrkdwn_escape(commentary)}" if commentary.strip("…") else "") + tail
 
 

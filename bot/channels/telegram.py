@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.channels.base import Channel, Part
+from bot.commentary import shorten
 from bot.config import Config, TelegramConfig
 from bot.digest import Digest, DigestItem
 from bot.errors import DeliveryError
@@ -46,8 +47,7 @@ def fit_item(item: DigestItem, max_authors: int, language: str, budget: int) -> 
     markup = item_html(item, max_authors, language)
     commentary = item.commentary
     while visible_length(markup) > budget and commentary:
-        keep = len(commentary) - (visible_length(markup) - budget) - 1
-        commentary = commentary[:keep].rstrip() + "…" if keep > 0 else ""
+        commentary = shorten(commentary, len(commentary) - (visible_length(markup) - budget))
         markup = item_html(item, max_authors, language, commentary)
     if visible_length(markup) > budget:  # even without commentary (a hostile title): cut the title too
         markup = item_html(replace(item, title=item.title[: budget // 2] + "…"), max_authors, language, "")

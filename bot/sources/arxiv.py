@@ -153,11 +153,13 @@ def fetch_ids(ids: list[str], config: ArxivConfig) -> list[Paper]:
 
 
 def probe(config: ArxivConfig) -> str:
-    """One one-result query: the API answers and returns papers."""
-    client = make_client(config.model_copy(update={"page_size": 1, "retries": 0}))
+    """One one-result query, no retries: the API answers and returns a paper."""
+    client = make_client(config.model_copy(update={"page_size": 1}))
     search = arxiv.Search(query=f"cat:{config.categories[0]}", max_results=1)
     try:
-        [result] = list(_results(client, search, config.model_copy(update={"retries": 0})))
-    except ArxivOutageError as error:
-        raise ArxivOutageError(f"no answer from {config.api_url}: {error}") from None
-    return f"{config.api_url} answered (latest: {result.get_short_id()})"
+        results = list(client.results(search))
+    except _TRANSIENT as error:
+        raise ArxivOutageError(f"{config.api_url}: {_describe(error)}") from None
+    if not results:
+        raise ArxivOutageError(f"{config.api_url} answered with no papers for cat:{config.categories[0]}")
+    return f"{config.api_url} answered (latest: {results[0].get_short_id()})"
