@@ -64,6 +64,19 @@ CASES = [
     ("Transformer Quality in Linear Time",
      "We revisit attention and propose a gated layer that runs in linear time on long sequences.",
      {"llm-efficiency"}),
+    # A long context is a capability; the cost argument makes it an efficiency paper.
+    ("Memory Tokens for Long-Range Question Answering",
+     "We study long-range dependencies in long documents and add memory tokens to a reader.",
+     set()),
+    ("Chunked Attention for Long Documents",
+     "Full attention scales quadratically with length; ours scales linearly with the number of tokens.",
+     {"llm-efficiency"}),
+    ("Compressing Pre-trained Language Models for Edge Devices",
+     "We compress BERT by removing heads, so it runs on mobile phones with half the latency.",
+     {"llm-efficiency"}),
+    ("Efficient Training of Trillion-Parameter Language Models with Pipeline Parallelism",
+     "We train on GPU clusters with tensor parallelism and pipeline parallelism at high throughput.",
+     set()),
 ]  # fmt: skip
 
 
