@@ -77,6 +77,13 @@ CASES = [
     ("Efficient Training of Trillion-Parameter Language Models with Pipeline Parallelism",
      "We train on GPU clusters with tensor parallelism and pipeline parallelism at high throughput.",
      set()),
+    # Quantizing latents into a codebook learns a representation; it does not make a model cheaper.
+    ("Latent Quantization for Disentangled Representations",
+     "We quantize each latent dimension to a small scalar codebook and train an autoencoder on images.",
+     set()),
+    ("Layer Pruning and Depth Reduction for Fast BERT Inference",
+     "We remove half of the layers.",
+     {"llm-efficiency"}),
 ]  # fmt: skip
 
 
