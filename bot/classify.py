@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from itertools import chain
+from typing import Any
+
+import ahocorasick
 
 from bot.config import TopicConfig
 from bot.paper import Paper
@@ -146,9 +148,9 @@ class _Text:
     abstract_cues: frozenset[Cue]
 
     @classmethod
-    def of(cls, paper: Paper, index: Mapping[str, tuple[Cue, ...]]) -> _Text:
+    def of(cls, paper: Paper, literals: Any) -> _Text:
         title, abstract = paper.title.lower(), paper.abstract.lower()
-        return cls(title, abstract, _cues_in(title, index), _cues_in(abstract, index))
+        return cls(title, abstract, _cues_in(title, literals), _cues_in(abstract, literals))
 
     def spans(self, cue: Cue, where: str) -> list[tuple[int, int]]:
         text, candidates = (self.title, self.title_cues) if where == "title" else (self.abstract, self.abstract_cues)
@@ -181,9 +183,13 @@ class _Text:
         return counts
 
 
-def _cues_in(text: str, index: Mapping[str, tuple[Cue, ...]]) -> frozenset[Cue]:
-    """The cues one of whose literals occurs in the text: only those can match it."""
-    return frozenset(chain.from_iterable(cues for literal, cues in index.items() if literal in text))
+def _cues_in(text: str, literals: Any) -> frozenset[Cue]:
+    """The cues one of whose literals occurs in the text: only those can match it.
+
+    `literals` is an Aho-Corasick automaton whose values are the cues sharing a literal: one pass over the
+    text finds every literal, where testing each of ~200 literals with `in` cost 5x more.
+    """
+    return frozenset(cue for _, cues in literals.iter(text) for cue in cues)
 
 
 def _group(cues: Iterable[Cue]) -> frozenset[Cue] | None:
@@ -237,27 +243,30 @@ class Classifier:
         for cue in everything:
             for literal in cue.literals:
                 index.setdefault(literal, []).append(cue)
-        self.index = {literal: tuple(cues) for literal, cues in index.items()}
+        self.literals = ahocorasick.Automaton()
+        for literal, cues in index.items():
+            self.literals.add_word(literal, tuple(cues))
+        self.literals.make_automaton()
 
     def explain(self, paper: Paper) -> list[Hit]:
         """Every cue, negative cue, category prior and unmet requirement that shaped the scores."""
-        return self._hits(_Text.of(paper, self.index), paper.categories)
+        return self._hits(_Text.of(paper, self.literals), paper.categories)
 
     def _hits(self, text: _Text, categories: tuple[str, ...]) -> list[Hit]:
         return [hit for topic in self.topics for hit in topic.hits(text, categories)]
 
     def classify(self, paper: Paper) -> Paper:
         """The paper with its topics (best first), per-topic scores, overall score and hashtags."""
-        text = _Text.of(paper, self.index)
+        text = _Text.of(paper, self.literals)
         return self._tag(self._score(paper, text), text)
 
     def score(self, paper: Paper) -> Paper:
         """Topics, scores and overall score only: selection needs no hashtags for the papers it drops."""
-        return self._score(paper, _Text.of(paper, self.index))
+        return self._score(paper, _Text.of(paper, self.literals))
 
     def tag(self, paper: Paper) -> Paper:
         """Hashtags for a scored paper."""
-        return self._tag(paper, _Text.of(paper, self.index))
+        return self._tag(paper, _Text.of(paper, self.literals))
 
     def _score(self, paper: Paper, text: _Text) -> Paper:
         hits = self._hits(text, paper.categories)
