@@ -169,10 +169,10 @@ class _Text:
         """Whether any cue of a group can match (None: some cue has no literal, so it always may)."""
         return cues is None or not (self.title_cues.isdisjoint(cues) and self.abstract_cues.isdisjoint(cues))
 
-    def strongest(self, cues: list[tuple[Cue, float]], where: str) -> dict[Cue, int]:
+    def strongest(self, cues: Mapping[Cue, float], where: str) -> dict[Cue, int]:
         """Mentions per cue, each stretch of text counted once, for the strongest cue that covers it."""
         text, candidates = (self.title, self.title_cues) if where == "title" else (self.abstract, self.abstract_cues)
-        found = [(w, span, c) for c, w in cues if not c.literals or c in candidates for span in c.spans(text)]
+        found = [(w, span, c) for c, w in cues.items() if not c.literals or c in candidates for span in c.spans(text)]
         taken: list[tuple[int, int]] = []
         counts: dict[Cue, int] = {}
         for _, (start, end), cue in sorted(found, key=lambda f: (-f[0], f[1])):
@@ -201,27 +201,25 @@ class _Topic:
     def __init__(self, name: str, config: TopicConfig) -> None:
         self.name = name
         self.config = config
-        self.cues = [(Cue.compile(p), w) for p, w in config.cues.items()]
-        self.negative = [(Cue.compile(p), w) for p, w in config.negative.items()]
+        self.cues = {Cue.compile(p): w for p, w in config.cues.items()}
+        self.negative = {Cue.compile(p): w for p, w in config.negative.items()}
         self.requires = [Cue.compile(p) for p in config.requires]
-        self.group = _group([c for c, _ in self.cues + self.negative] + self.requires)
+        self.group = _group([*self.cues, *self.negative, *self.requires])
+        # A title names its topic once; an abstract's repeated mentions mark what it is about, while one
+        # passing mention counts little.
+        self.factors = {"title": (config.title_weight, 1),
+                        "abstract": (config.abstract_weight, config.abstract_max_mentions)}  # fmt: skip
 
     def hits(self, text: _Text, categories: tuple[str, ...]) -> list[Hit]:
         present = text.may_match(self.group)
         if self.requires and not (present and any(text.mentions(c) for c in self.requires)):
             return [Hit(self.name, "requires", "|".join(self.config.requires), "title+abstract", 0.0)]
         hits: list[Hit] = []
-        # A title names its topic once; an abstract's repeated mentions mark what it is about, while one
-        # passing mention counts little. Overlapping cues ("text-to-image diffusion models") count once.
-        factors = {"title": (self.config.title_weight, 1), "abstract": (self.config.abstract_weight,
-                                                                        self.config.abstract_max_mentions)}  # fmt: skip
-        for kind, cues, sign in (("cue", self.cues, 1.0), ("negative", self.negative, -1.0)):
-            if not present:
-                break
-            weights = dict(cues)
-            for where, (factor, cap) in factors.items():
+        # Overlapping cues ("text-to-image diffusion models") count once, for the strongest.
+        for kind, cues, sign in (("cue", self.cues, 1.0), ("negative", self.negative, -1.0)) if present else ():
+            for where, (factor, cap) in self.factors.items():
                 for cue, mentions in text.strongest(cues, where).items():
-                    points = sign * weights[cue] * factor * min(mentions, cap)
+                    points = sign * cues[cue] * factor * min(mentions, cap)
                     hits.append(Hit(self.name, kind, cue.pattern, where, points))
         for category, weight in self.config.categories.items():
             if category in categories:
@@ -236,7 +234,7 @@ class Classifier:
         self.topics = [_Topic(name, config) for name, config in topics.items()]
         self.tags = [(tag, [Cue.compile(p) for p in patterns]) for tag, patterns in tags.items()]
         self.tag_group = _group(cue for _, cues in self.tags for cue in cues)
-        everything = [c for t in self.topics for c in [*(c for c, _ in t.cues + t.negative), *t.requires]]
+        everything = [c for t in self.topics for c in [*t.cues, *t.negative, *t.requires]]
         everything += [c for _, cues in self.tags for c in cues]
         index: dict[str, list[Cue]] = {}
         for cue in everything:
