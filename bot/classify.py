@@ -3,8 +3,8 @@
 Each topic scores a paper by weighted cues — case-insensitive regular expressions matched on word bounds —
 found in the title (worth `title_weight` times more) and the abstract, minus negative cues, plus category
 priors. A topic whose `requires` cues are all absent scores 0. The paper belongs to every topic whose score
-reaches the threshold, and to every topic that lists one of those in `implied_by` (one level: quantization
-implies llm-efficiency). Hashtags come from the tag vocabulary, in its order (most specific first).
+reaches the threshold, and to every topic that lists one of those in `implied_by` and whose `requires` holds
+(one level: quantizing a large model implies llm-efficiency). Hashtags come from the tag vocabulary, in its order (most specific first).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Cue:
         fast literal-prefix scan (about 5x faster on abstracts); the left word bound is checked per match.
         """
         regex = re.compile(rf"(?:{_lower_pattern(pattern)})(?!\w)")
-        literals = tuple(_literal(branch) for branch in _alternatives(pattern))
+        literals = tuple(lit for branch in _alternatives(pattern) for lit in _branch_literals(branch))
         # A literal too short to be rare (a space, "a") would let every text through the pre-check.
         return cls(pattern, regex, literals if all(len(lit.strip()) >= 2 for lit in literals) else ())
 
@@ -91,6 +91,31 @@ def _literal(branch: str) -> str:
         i += 1
     runs.append(run)
     return max(runs, key=len).lower()
+
+
+def _branch_literals(branch: str) -> list[str]:
+    """Literals one of which every match of a branch contains: its longest plain run, or else the literals
+    of a required group's alternatives (`(inference|training) costs?` must contain "inference" or "training").
+    """
+    literal = _literal(branch)
+    if len(literal.strip()) >= 2:
+        return [literal]
+    i = 0
+    while i < len(branch):
+        if branch[i] == "\\":
+            i += 2
+            continue
+        if branch[i] == "(":
+            end = _closing(branch, i)
+            if branch[end : end + 1] not in ("?", "*", "{"):
+                inner = branch[i + 1 : end - 1].removeprefix("?:")
+                found = [lit for alt in _alternatives(inner) for lit in _branch_literals(alt)]
+                if found and all(len(lit.strip()) >= 2 for lit in found):
+                    return found
+            i = end
+            continue
+        i += 1
+    return [literal]
 
 
 def _closing(pattern: str, start: int) -> int:
@@ -227,6 +252,38 @@ class _Topic:
         return hits
 
 
+    def centrality(self, text: _Text, hits: list[Hit]) -> float:
+        """How central the topic is to the paper, 0..1, whatever the number of mentions.
+
+        Two thirds for naming the topic in the title (its cue points there against the threshold), one third
+        for a topic cue in a sentence where the authors state their contribution ("we propose ...").
+        """
+        title = sum(h.points for h in hits if h.topic == self.name and h.kind == "cue" and h.where == "title")
+        in_title = min(1.0, max(0.0, title) / self.config.threshold) if self.config.threshold > 0 else 1.0
+        claims = _claim_spans(text.abstract)
+        in_claim = any(
+            start < end_claim and end > start_claim
+            for cue in self.cues
+            for start, end in text.spans(cue, "abstract")
+            for start_claim, end_claim in claims
+        )
+        return round(2 / 3 * in_title + 1 / 3 * in_claim, 3)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_CLAIM = re.compile(r"\b(we|our (\w+ )?(method|approach|model|framework|system|work|results?)|this (paper|work|study|article))\b")
+
+
+def _claim_spans(abstract: str) -> list[tuple[int, int]]:
+    """Where the sentences that state the paper's own contribution are, in a lower-cased abstract."""
+    spans, start = [], 0
+    for boundary in [*(m.start() for m in _SENTENCE_END.finditer(abstract)), len(abstract)]:
+        if _CLAIM.search(abstract, start, boundary):
+            spans.append((start, boundary))
+        start = boundary
+    return spans
+
+
 class Classifier:
     """Topics, scores and hashtags for papers under one topic and tag configuration."""
 
@@ -269,10 +326,14 @@ class Classifier:
         hits = self._hits(text, paper.categories)
         scores = {t.name: round(float(sum(h.points for h in hits if h.topic == t.name)), 3) for t in self.topics}
         passed = [t for t in self.topics if scores[t.name] >= t.config.threshold]
-        passed += [t for t in self.topics if t not in passed and {p.name for p in passed} & set(t.config.implied_by)]
+        # An implied topic still needs its own context: a quantized CNN is not LLM efficiency.
+        gated = {h.topic for h in hits if h.kind == "requires"}
+        names = {t.name for t in passed}
+        passed += [t for t in self.topics if t not in passed and t.name not in gated and names & set(t.config.implied_by)]
         passed.sort(key=lambda t: -scores[t.name])
         best = max((scores[t.name] for t in passed), default=0.0)
-        return replace(paper, topics=tuple(t.name for t in passed), scores=scores, score=best)
+        centrality = {t.name: t.centrality(text, hits) for t in passed}
+        return replace(paper, topics=tuple(t.name for t in passed), scores=scores, score=best, centrality=centrality)
 
     def _tag(self, paper: Paper, text: _Text) -> Paper:
         by_name = {t.name: t.config.tag for t in self.topics}

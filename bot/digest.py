@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.paper import Paper
@@ -26,6 +26,7 @@ class DigestItem:
     commentary: str
     sources: tuple[str, ...]
     upvotes: int = 0
+    rank: dict[str, float] = field(default_factory=dict)  # why it ranked where it did (see selection)
 
     @classmethod
     def from_paper(cls, paper: Paper, commentary: str) -> DigestItem:
@@ -43,6 +44,7 @@ class DigestItem:
             commentary=commentary,
             sources=paper.sources,
             upvotes=paper.upvotes,
+            rank=paper.rank,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -53,10 +53,14 @@ class Paper:
     categories: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
     upvotes: int = 0
-    curated_weight: float = 0.0
+    hf_daily: float = 0.0  # the Hugging Face daily papers feed's weight when that feed featured the paper
+    curated_weight: float = 0.0  # the summed weights of the other curated feeds that mention the paper
+    comment: str = ""  # the arXiv comment and journal reference: venues, pages, code links
     topics: tuple[str, ...] = ()
     scores: dict[str, float] = field(default_factory=dict, compare=False)
     score: float = 0.0
+    centrality: dict[str, float] = field(default_factory=dict, compare=False)  # topic → 0..1, see classify
+    rank: dict[str, float] = field(default_factory=dict, compare=False)  # ranking components, see selection
     tags: tuple[str, ...] = ()
 
     @property
@@ -89,8 +93,10 @@ def merge(first: Paper, second: Paper) -> Paper:
         abstract=main.abstract or other.abstract,
         authors=main.authors or other.authors,
         categories=main.categories or other.categories,
+        comment=main.comment or other.comment,
         sources=sources,
         upvotes=max(main.upvotes, other.upvotes),
+        hf_daily=max(main.hf_daily, other.hf_daily),
         curated_weight=main.curated_weight + other.curated_weight,
         # An arXiv paper's week is that of its first version, whoever mentions it later.
         published=main.published if main.sources[:1] == (ARXIV_SOURCE,) else min(main.published, other.published),

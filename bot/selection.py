@@ -1,17 +1,108 @@
-"""Selection: which classified papers make a week's digest, and in what order."""
+"""Selection: which classified papers make a week's digest, and in what order.
+
+Inside a topic, papers rank by what a subscriber would want, never by how often a word repeats:
+
+- **centrality** (0–3): the topic named in the title and in the sentence stating the paper's contribution
+  (`Paper.centrality`, computed by the classifier);
+- **notability** the bot can see: Hugging Face daily papers (featured, upvotes), other curated feeds, an
+  arXiv comment naming an accepted venue, a code or project page, a released model / dataset / benchmark,
+  and work on the large models the readers follow.
+
+Each component and the total go into the digest item (`rank`), and `bot digest --explain` prints them.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from bot.paper import Paper
 from bot.week import Week
 
+CENTRALITY_WEIGHT = 3.0
+# Venues an ML researcher watches, named in an arXiv comment ("Accepted at ICML 2023", "NeurIPS 2023 camera-ready").
+_VENUE = re.compile(
+    r"\b(accepted|to appear|published|camera[- ]ready|oral|spotlight)\b.{0,40}\b(19|20)\d\d\b|"
+    r"\b(neurips|nips|icml|iclr|cvpr|iccv|eccv|acl|emnlp|naacl|coling|aaai|ijcai|kdd|siggraph|interspeech|icassp|"
+    r"tmlr|jmlr|tpami|colm|mlsys|osdi|sosp|isca|micro|asplos)\b\W{0,3}(19|20)?\d\d",
+    re.IGNORECASE,
+)
+_CODE = re.compile(
+    r"github\.com|gitlab\.com|huggingface\.co/|\b(code|project page|models?|weights|demo)\b[^.]{0,50}"
+    r"\b(available|released|open[- ]sourced?|public)\b|https?://",
+    re.IGNORECASE,
+)
+_RELEASE = re.compile(
+    r"\bwe (publicly )?(release|open-source|open source)\b|"
+    r"\bwe (introduce|present|construct|build|collect|curate|create) (a |an |the )?([\w-]+ ){0,3}"
+    r"(dataset|benchmark|corpus|suite)\b",
+    re.IGNORECASE,
+)
+_LARGE_MODEL = re.compile(
+    r"\b(llama[\w-]*|gpt-?[34][\w-]*|chatgpt|vicuna|palm[\w-]*|opt-\d+b|bloom|falcon|mistral|stable diffusion|"
+    r"sdxl|clip|llava|whisper|large language models?|llms?|foundation models?|\d+(\.\d+)?b parameters|"
+    r"\d+(\.\d+)?[- ]?billion)\b",
+    re.IGNORECASE,
+)
+# Points per visible signal; see the module docstring.
+SIGNALS = {"hf_daily": 1.5, "curated": 1.0, "venue": 1.5, "code": 1.5, "release": 1.0, "large_model": 1.0}
 
-def rank(paper: Paper) -> float:
-    """Topic score plus the curated signals: each feed mention and the community's upvotes."""
-    return paper.score + 2.0 * paper.curated_weight + math.log1p(paper.upvotes)
+
+@dataclass(frozen=True)
+class Rank:
+    """Why a paper ranks where it does in one topic: the components and their total."""
+
+    components: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        """The sum of the components."""
+        return round(sum(self.components.values()), 3)
+
+    def as_dict(self) -> dict[str, float]:
+        """The components and `total`, for the digest item's JSON."""
+        return {**self.components, "total": self.total}
+
+
+def rank(paper: Paper, topic: str) -> Rank:
+    """A paper's rank inside one of its topics (pure)."""
+    text = f"{paper.title} {paper.abstract}"
+    components = {
+        "centrality": CENTRALITY_WEIGHT * paper.centrality.get(topic, 0.0),
+        # featured at all counts most; upvotes add slowly, so a viral paper does not drown the rest
+        "hf_daily": paper.hf_daily * (SIGNALS["hf_daily"] + 0.5 * math.log1p(paper.upvotes)),
+        "curated": SIGNALS["curated"] * paper.curated_weight,
+        "venue": SIGNALS["venue"] * bool(_VENUE.search(paper.comment)),
+        "code": SIGNALS["code"] * bool(_CODE.search(paper.comment) or _CODE.search(text)),
+        "release": SIGNALS["release"] * bool(_RELEASE.search(text)),
+        "large_model": SIGNALS["large_model"] * bool(_LARGE_MODEL.search(text)),
+    }
+    return Rank({name: round(value, 3) for name, value in components.items()})
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One topic's candidates, best first, each with its rank."""
+
+    topic: str
+    papers: list[tuple[Paper, Rank]]
+
+
+def ranked_topics(papers: Iterable[Paper], week: Week, featured: set[str], topic_order: Sequence[str]) -> list[Ranked]:
+    """The week's candidates per topic, ranked; each paper counts for its best topic (its first)."""
+    buckets: dict[str, list[Paper]] = {topic: [] for topic in topic_order}
+    for paper in papers:
+        if paper.topics and week.contains(paper.published) and paper.key not in featured:
+            buckets.setdefault(paper.topics[0], []).append(paper)
+    ranked = []
+    for topic, bucket in buckets.items():
+        scored = [(p, rank(p, topic)) for p in bucket]
+        # Ties go to the stronger topic score, then the key: a stable, reproducible order.
+        scored.sort(key=lambda pr: (-pr[1].total, -pr[0].score, pr[0].key))
+        ranked.append(Ranked(topic, scored))
+    return ranked
 
 
 def select(
@@ -25,23 +116,28 @@ def select(
 ) -> list[Paper]:
     """Papers of the week on a tracked topic, not featured before, capped per topic and in all.
 
-    Each paper counts for its best topic. The result is ordered by topic (config order), then rank.
+    Each paper counts for its best topic and carries its rank there. The result is ordered by topic (config
+    order), then rank.
     """
-    buckets: dict[str, list[Paper]] = {topic: [] for topic in topic_order}
-    for paper in papers:
-        if paper.topics and week.contains(paper.published) and paper.key not in featured:
-            buckets.setdefault(paper.topics[0], []).append(paper)
-    capped = [p for bucket in buckets.values() for p in sorted(bucket, key=rank, reverse=True)[:per_topic]]
-    chosen = {p.key for p in sorted(capped, key=rank, reverse=True)[:max_items]}
-    return in_digest_order([p for p in capped if p.key in chosen], list(buckets))
+    capped = [
+        replace(paper, rank=r.as_dict())
+        for ranked in ranked_topics(papers, week, featured, topic_order)
+        for paper, r in ranked.papers[:per_topic]
+    ]
+    chosen = {p.key for p in sorted(capped, key=_total, reverse=True)[:max_items]}
+    return in_digest_order([p for p in capped if p.key in chosen], topic_order)
+
+
+def _total(paper: Paper) -> float:
+    return paper.rank.get("total", 0.0)
 
 
 def in_digest_order(papers: Iterable[Paper], topic_order: Sequence[str]) -> list[Paper]:
     """By topic (config order; papers with no topic last), then rank."""
     order = {topic: i for i, topic in enumerate(topic_order)}
 
-    def position(paper: Paper) -> tuple[int, float, str]:
+    def position(paper: Paper) -> tuple[int, float, float, str]:
         topic = paper.topics[0] if paper.topics else ""
-        return order.get(topic, len(order)), -rank(paper), paper.key
+        return order.get(topic, len(order)), -_total(paper), -paper.score, paper.key
 
     return sorted(papers, key=position)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -219,12 +220,45 @@ def week_monday(week: str) -> datetime:
     return datetime.fromisocalendar(int(year), int(number), 1).replace(tzinfo=UTC)
 
 
-def main() -> None:
-    """Serve a synthetic week from the command line (used by bench/week.py): standins N WEEK."""
-    import sys
+def recorded_week(path: str, papers: int = 0) -> list[Entry]:
+    """Entries from arXiv records in JSON lines (`arxiv_id, title, abstract, categories, published`).
 
-    n, week = int(sys.argv[1]), sys.argv[2]
-    standin = ArxivStandIn(entries=synthetic_week(n, week_monday(week)))
+    With `papers` larger than the file, the records repeat under new ids (the same real abstracts), so a
+    bench can measure a big week on real text.
+    """
+    with open(path, encoding="utf-8") as file:
+        records = [json.loads(line) for line in file if line.strip()]
+    entries = []
+    for i in range(max(papers, len(records)) if papers else len(records)):
+        record, copy = records[i % len(records)], i // len(records)
+        primary = record.get("primary_category") or record["categories"][0]
+        categories = [primary, *(c for c in record["categories"] if c != primary)]
+        published = datetime.fromisoformat(record["published"].replace("Z", "+00:00"))
+        key = record["arxiv_id"] if not copy else f"99{copy:02d}.{i % 100000:05d}"
+        entries.append(Entry(key, record["title"], record["abstract"], published, categories=categories,
+                             authors=record.get("authors") or ["Anonymous"]))  # fmt: skip
+    return entries
+
+
+def main() -> None:
+    """Serve a week from the command line (used by the benches); prints the URL, then the request count.
+
+    standins WEEK --synthetic N        N synthetic papers
+    standins WEEK --records FILE [--papers N]   recorded arXiv records, repeated up to N papers
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("week")
+    parser.add_argument("--synthetic", type=int, default=0)
+    parser.add_argument("--records")
+    parser.add_argument("--papers", type=int, default=0)
+    args = parser.parse_args()
+    if args.records:
+        entries = recorded_week(args.records, args.papers)
+    else:
+        entries = synthetic_week(args.synthetic, week_monday(args.week))
+    standin = ArxivStandIn(entries=entries)
     with serve(standin.handle) as url:
         print(url, flush=True)
         sys.stdin.read()

@@ -82,6 +82,7 @@ def to_paper(result: arxiv.Result) -> Paper:
         published=result.published,
         categories=tuple(result.categories),
         sources=(ARXIV_SOURCE,),
+        comment=clean_text(" ".join(filter(None, (result.comment, result.journal_ref)))),
     )
 
 

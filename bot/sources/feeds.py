@@ -115,7 +115,7 @@ def papers_from_hf(data: Any, feed: FeedConfig) -> list[Paper]:
                 published=datetime.fromisoformat(published.replace("Z", "+00:00")) if published else datetime.now(UTC),
                 sources=(feed.name,),
                 upvotes=int(paper.get("upvotes") or 0),
-                curated_weight=feed.weight,
+                hf_daily=feed.weight,
             )
         )
     return papers
