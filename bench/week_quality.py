@@ -71,8 +71,8 @@ def main() -> None:
     refs = read_jsonl(args.data / f"week-{args.week}-refs.jsonl")
     digest = run_digest(records, args.week, args.config)
     items: list[dict[str, object]] = digest["items"]  # type: ignore[assignment]
-    per_topic = (yaml.safe_load((args.config or REPO / "config.yaml").read_text()) or {}).get("digest", {}).get(
-        "per_topic", 8
+    per_topic = (
+        (yaml.safe_load((args.config or REPO / "config.yaml").read_text()) or {}).get("digest", {}).get("per_topic", 8)
     )
 
     right, wrong = 0, []

@@ -4,7 +4,8 @@ Each topic scores a paper by weighted cues — case-insensitive regular expressi
 found in the title (worth `title_weight` times more) and the abstract, minus negative cues, plus category
 priors. A topic whose `requires` cues are all absent scores 0. The paper belongs to every topic whose score
 reaches the threshold, and to every topic that lists one of those in `implied_by` and whose `requires` holds
-(one level: quantizing a large model implies llm-efficiency). Hashtags come from the tag vocabulary, in its order (most specific first).
+(one level: quantizing a large model implies llm-efficiency). Hashtags come from the tag vocabulary, in its
+order (most specific first).
 """
 
 from __future__ import annotations
@@ -271,7 +272,9 @@ class _Topic:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_CLAIM = re.compile(r"\b(we|our (\w+ )?(method|approach|model|framework|system|work|results?)|this (paper|work|study|article))\b")
+_CLAIM = re.compile(
+    r"\b(we|our (\w+ )?(method|approach|model|framework|system|work|results?)|this (paper|work|study|article))\b"
+)
 
 
 def _claim_spans(abstract: str) -> list[tuple[int, int]]:
@@ -329,7 +332,8 @@ class Classifier:
         # An implied topic still needs its own context: a quantized CNN is not LLM efficiency.
         gated = {h.topic for h in hits if h.kind == "requires"}
         names = {t.name for t in passed}
-        passed += [t for t in self.topics if t not in passed and t.name not in gated and names & set(t.config.implied_by)]
+        passed += [t for t in self.topics
+                   if t not in passed and t.name not in gated and names & set(t.config.implied_by)]  # fmt: skip
         passed.sort(key=lambda t: -scores[t.name])
         best = max((scores[t.name] for t in passed), default=0.0)
         centrality = {t.name: t.centrality(text, hits) for t in passed}

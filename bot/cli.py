@@ -78,10 +78,12 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
 @click.option("--refresh", is_flag=True, help="Rebuild the week's undelivered digest instead of the frozen one.")
 @click.option("--force", is_flag=True, help="Resend the week to the channels even if already delivered.")
 @click.option("--channel", type=click.Choice(CHANNELS), help="Deliver to this channel only.")
+@click.option("--explain", is_flag=True,
+              help="Print why each paper ranked where it did, per topic, with three runners-up; sends nothing.")
 @click.pass_context
 def digest(
     ctx: click.Context, week: str | None, dry_run: bool, fmt: str, lang: str | None, refresh: bool, force: bool,
-    channel: str | None,
+    channel: str | None, explain: bool,
 ) -> None:  # fmt: skip
     """Build the week's digest and deliver it to the configured channels.
 
@@ -93,6 +95,7 @@ def digest(
       bot digest --week 2023-W18 --dry-run
       bot digest --week 2023-W18 --format json --lang en --dry-run
       bot digest --week 2023-W18 --channel telegram --force
+      bot digest --week 2023-W18 --explain
     """
     from bot import pipeline
     from bot.progress import paper_progress
@@ -102,6 +105,10 @@ def digest(
     config = _config(ctx)
     target = Week.parse(week) if week else Week.last_finished()
     language = lang or config.digest.language
+    if explain:
+        with pipeline.open_store(config, read_only=True) as store, paper_progress(f"arXiv {target}") as progress:
+            click.echo(pipeline.explain_ranking(config, store, target, progress), nl=False)
+        return
     with pipeline.open_store(config, read_only=dry_run) as store, paper_progress(f"arXiv {target}") as progress:
         result = pipeline.publish(
             config, store, target, language=language, refresh=refresh, force=force, only=channel, progress=progress

@@ -54,9 +54,13 @@ class FeedConfig(_Strict):
     weight: float = 1.0
 
 
+def _default_feeds() -> list[FeedConfig]:
+    return [FeedConfig.model_validate(raw) for raw in _packaged_defaults()["sources"]["feeds"]]
+
+
 class SourcesConfig(_Strict):
     arxiv: ArxivConfig = ArxivConfig()
-    feeds: list[FeedConfig] = []
+    feeds: list[FeedConfig] = Field(default_factory=_default_feeds)
 
 
 class StoreConfig(_Strict):
@@ -171,7 +175,7 @@ class Config(_Strict):
     """The whole validated configuration."""
 
     digest: DigestConfig = DigestConfig()
-    sources: SourcesConfig = SourcesConfig()
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
     store: StoreConfig = StoreConfig()
     topics: dict[str, TopicConfig] = Field(default_factory=_default_topics)
     tags: dict[str, list[str]] = Field(default_factory=_default_tags)

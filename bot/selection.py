@@ -6,7 +6,7 @@ Inside a topic, papers rank by what a subscriber would want, never by how often 
   (`Paper.centrality`, computed by the classifier);
 - **notability** the bot can see: Hugging Face daily papers (featured, upvotes), other curated feeds, an
   arXiv comment naming an accepted venue, a code or project page, a released model / dataset / benchmark,
-  and work on the large models the readers follow.
+  work on the large models the readers follow, and a named method or system.
 
 Each component and the total go into the digest item (`rank`), and `bot digest --explain` prints them.
 """
@@ -41,13 +41,15 @@ _RELEASE = re.compile(
     re.IGNORECASE,
 )
 _LARGE_MODEL = re.compile(
-    r"\b(llama[\w-]*|gpt-?[34][\w-]*|chatgpt|vicuna|palm[\w-]*|opt-\d+b|bloom|falcon|mistral|stable diffusion|"
-    r"sdxl|clip|llava|whisper|large language models?|llms?|foundation models?|\d+(\.\d+)?b parameters|"
-    r"\d+(\.\d+)?[- ]?billion)\b",
+    r"\b(llama[\w-]*|gpt-?[34][\w-]*|chatgpt|vicuna|palm[\w-]*|opt-\d+b|bloom|falcon|mistral|llava|"
+    r"large language models?|llms?|foundation models?|\d+(\.\d+)?b parameters|\d+(\.\d+)?[- ]?billion)\b",
     re.IGNORECASE,
 )
+# A named method or system ("SpecInfer: ..."): something readers can refer to and build on.
+_NAMED = re.compile(r"^[\w-]*[A-Z][\w-]*[A-Z0-9][\w-]*:\s")
 # Points per visible signal; see the module docstring.
-SIGNALS = {"hf_daily": 1.5, "curated": 1.0, "venue": 1.5, "code": 1.5, "release": 1.0, "large_model": 1.0}
+SIGNALS = {"hf_daily": 1.5, "curated": 1.0, "venue": 1.5, "code": 1.5, "release": 1.0, "large_model": 1.0,
+           "named": 0.5}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def rank(paper: Paper, topic: str) -> Rank:
         "code": SIGNALS["code"] * bool(_CODE.search(paper.comment) or _CODE.search(text)),
         "release": SIGNALS["release"] * bool(_RELEASE.search(text)),
         "large_model": SIGNALS["large_model"] * bool(_LARGE_MODEL.search(text)),
+        "named": SIGNALS["named"] * bool(_NAMED.match(paper.title)),
     }
     return Rank({name: round(value, 3) for name, value in components.items()})
 
@@ -141,3 +144,22 @@ def in_digest_order(papers: Iterable[Paper], topic_order: Sequence[str]) -> list
         return order.get(topic, len(order)), -_total(paper), -paper.score, paper.key
 
     return sorted(papers, key=position)
+
+
+def explain(ranked: Sequence[Ranked], chosen: set[str], per_topic: int, runners_up: int = 3) -> str:
+    """Per topic: each candidate up to the cap with its rank components, then the first runners-up (pure).
+
+    `+` marks the papers in the digest (the overall `max_items` cap may leave out some within `per_topic`).
+    """
+    lines = []
+    for topic in ranked:
+        shown = topic.papers[: per_topic + runners_up]
+        lines.append(f"{topic.topic}: {len(topic.papers)} candidate(s), {per_topic} at most")
+        for position, (paper, why) in enumerate(shown, start=1):
+            if position == per_topic + 1:
+                lines.append("  runners-up:")
+            parts = " ".join(f"{name}={value:g}" for name, value in why.components.items() if value)
+            mark = "+" if paper.key in chosen else " "
+            lines.append(f" {mark}{position:3d}. {why.total:6.2f}  {paper.title} [{paper.key}]")
+            lines.append(f"         score={paper.score:g} {parts}")
+    return "\n".join(lines) + "\n"

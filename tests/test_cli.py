@@ -102,8 +102,8 @@ def test_classify_explain_and_bad_lines(write_config: WriteConfig) -> None:
     result = CliRunner().invoke(cli, ["classify", "--explain"], input='{"title": "Latent Diffusion Models"}\n')
     hits = [h for h in json.loads(result.output)["explain"] if h["topic"] == "diffusion"]
     # "Latent Diffusion Models" is one mention: the strongest covering cue counts, once.
-    assert hits == [{"topic": "diffusion", "kind": "cue", "where": "title", "points": 8.0,
-                     "pattern": "(latent|video|image|stable|text-to-image|guided|conditional) diffusion"}]  # fmt: skip
+    assert [(h["kind"], h["where"], h["points"]) for h in hits] == [("cue", "title", 8.0)]
+    assert "latent diffusion" in hits[0]["pattern"]
     bad = CliRunner().invoke(cli, ["classify"], input='{"title": "ok"}\nnot json\n')
     assert bad.exit_code == 1
     assert "<stdin> line 2: invalid JSON" in bad.output

@@ -66,7 +66,7 @@ def test_json_document() -> None:
     assert doc["language"] == "ko"
     item = doc["items"][0]
     assert set(item) == {"key", "url", "title", "authors", "published", "categories", "topics", "tags",
-                         "score", "commentary", "sources"}  # fmt: skip
+                         "score", "commentary", "sources", "rank"}  # fmt: skip
     assert item["key"] == "2305.01115"
     assert item["tags"] == ["few_shot", "ddpm", "text2img"]
 

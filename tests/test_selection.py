@@ -1,0 +1,93 @@
+"""Ranking inside a topic: centrality and visible notability, never repetition (hand-written papers)."""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.classify import Classifier
+from bot.config import Config
+from bot.paper import Paper
+from bot.selection import rank, ranked_topics, select
+from bot.week import Week
+
+WEEK = Week.parse("2023-W20")
+PLAIN = "We propose a method and evaluate it on standard benchmarks."
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    config = Config()
+    return Classifier(config.topics, config.tags)
+
+
+def paper(key: str, title: str, abstract: str = PLAIN, **extra: object) -> Paper:
+    return Paper(key=key, title=title, authors=("A. Author",), abstract=abstract, url=f"https://arxiv.org/abs/{key}",
+                 published=datetime(2023, 5, 16, tzinfo=UTC), **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+def ranked(classifier: Classifier, *papers: Paper) -> list[str]:
+    """The keys of one topic's candidates, best first."""
+    [topic] = [r for r in ranked_topics([classifier.score(p) for p in papers], WEEK, set(), ["diffusion"]) if r.papers]
+    return [p.key for p, _ in topic.papers]
+
+
+def test_repetition_does_not_outrank_a_paper_about_the_topic(classifier: Classifier) -> None:
+    repeats = paper("2305.00001", "Benchmarking Image Generators",
+                    "We compare generators. " + "A diffusion model is one of them. " * 10)  # fmt: skip
+    about = paper("2305.00002", "Faster Sampling for Diffusion Models",
+                  "We propose a sampler for diffusion models that needs fewer steps.")  # fmt: skip
+    assert "diffusion" in classifier.score(repeats).topics  # both are candidates: the ranking decides
+    assert ranked(classifier, repeats, about) == ["2305.00002", "2305.00001"]
+
+
+def test_centrality_counts_title_and_contribution_not_mentions(classifier: Classifier) -> None:
+    in_title = classifier.score(paper("k1", "Video Diffusion Models", "We propose a video diffusion model."))
+    in_passing = classifier.score(paper("k2", "A Study of Generators",
+                                        "Diffusion models are popular. Diffusion models are slow. Diffusion models "
+                                        "cost a lot. We evaluate their samples with humans."))  # fmt: skip
+    assert in_title.centrality["diffusion"] == 1.0
+    assert in_passing.centrality.get("diffusion", 0.0) < 0.5
+
+
+@pytest.mark.parametrize(
+    ("signal", "extra"),
+    [
+        ("hf_daily", {"hf_daily": 1.0, "upvotes": 40}),
+        ("curated", {"curated_weight": 2.0}),
+        ("venue", {"comment": "Accepted at ICML 2023; 12 pages"}),
+        ("code", {"comment": "Code: https://github.com/example/sampler"}),
+    ],
+)
+def test_each_visible_signal_lifts_a_paper(classifier: Classifier, signal: str, extra: dict[str, object]) -> None:
+    base = paper("2305.00003", "Guided Diffusion Models for Image Editing")
+    lifted = replace(base, key="2305.00004", **extra)  # type: ignore[arg-type]
+    assert rank(lifted, "diffusion").components[signal] > 0 == rank(base, "diffusion").components[signal]
+    assert ranked(classifier, base, lifted) == ["2305.00004", "2305.00003"]
+
+
+@pytest.mark.parametrize(
+    ("signal", "abstract"),
+    [
+        ("code", "We propose a guided diffusion model for editing. Code is publicly available."),
+        ("release", "We introduce a new benchmark for diffusion editing and release our models."),
+        ("large_model", "We guide Stable Diffusion with large language models to edit images."),
+    ],
+)
+def test_signals_in_the_abstract(classifier: Classifier, signal: str, abstract: str) -> None:
+    base = paper("2305.00005", "Guided Diffusion Models for Image Editing",
+                 "We propose a guided diffusion model for editing.")  # fmt: skip
+    lifted = replace(base, key="2305.00006", abstract=abstract)
+    assert rank(lifted, "diffusion").components[signal] > 0 == rank(base, "diffusion").components[signal]
+    assert ranked(classifier, base, lifted)[0] == "2305.00006"
+
+
+def test_venue_words_alone_are_not_a_venue() -> None:
+    assert rank(paper("k", "X", comment="12 pages, 5 figures"), "diffusion").components["venue"] == 0
+
+
+def test_selected_items_carry_their_rank_and_respect_caps(classifier: Classifier) -> None:
+    papers = [classifier.score(paper(f"2305.0001{i}", f"Diffusion Models for Task {i}")) for i in range(5)]
+    chosen = select(papers, WEEK, {"2305.00010"}, topic_order=["diffusion"], per_topic=3, max_items=10)
+    assert len(chosen) == 3 and "2305.00010" not in {p.key for p in chosen}
+    assert all(p.rank["total"] == pytest.approx(sum(v for k, v in p.rank.items() if k != "total")) for p in chosen)
