@@ -1,10 +1,11 @@
-"""A synthetic week through the real command line: requests, CPU, wall time, peak memory, `bot --help` time.
+"""A big real week through the real command line: requests, CPU, wall time, peak memory, `bot --help` time.
 
-Usage: python bench/week.py [N] [--delay SECONDS]
+Usage: python bench/week.py [N] [--delay SECONDS] [--data DIR]
 
-Serves N synthetic papers (default 5000) from the loopback arXiv stand-in and runs
-`bot digest --week 2023-W18 --dry-run --format json` in a subprocess with the default page size (2000).
-CPU is the child's user+sys time, which leaves out the mandated waits between requests (they sleep).
+Serves N papers (default 5000) built from the real arXiv records of `week-2023-W20.jsonl` (repeated with new
+ids) from the loopback arXiv stand-in and runs `bot digest --week 2023-W20 --dry-run --format json` in a
+subprocess with the default page size (2000) and no curated feeds. CPU is the child's user+sys time, which
+leaves out the mandated waits between requests (they sleep).
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("n", type=int, nargs="?", default=5000, help="papers in the week")
     parser.add_argument("--delay", type=float, default=3.0, help="seconds between arXiv requests (default 3)")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="folder of the records")
     args = parser.parse_args()
 
+    records = args.data / "week-2023-W20.jsonl"
     standin = subprocess.Popen(
-        [sys.executable, "-m", "tests.standins", str(args.n), "2023-W18"],
+        [sys.executable, "-m", "tests.standins", "2023-W20", "--records", str(records), "--papers", str(args.n)],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert standin.stdout is not None and standin.stdin is not None
@@ -43,10 +46,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.yaml"
         config.write_text(
-            f"sources:\n  arxiv:\n    api_url: {url}/api/query\n    delay_seconds: {args.delay}\n"
+            f"sources:\n  arxiv:\n    api_url: {url}/api/query\n    delay_seconds: {args.delay}\n  feeds: []\n"
             f"store:\n  path: {tmp}/store.json\n"
         )
-        cmd = [sys.executable, "-m", "bot", "--config", str(config), "digest", "--week", "2023-W18"]
+        cmd = [sys.executable, "-m", "bot", "--config", str(config), "digest", "--week", "2023-W20"]
         cpu0, _ = child_usage()
         start = time.perf_counter()
         out = subprocess.run([*cmd, "--dry-run", "--format", "json"], capture_output=True, text=True, check=True)

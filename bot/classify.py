@@ -252,7 +252,6 @@ class _Topic:
                 hits.append(Hit(self.name, "category", category, "categories", weight))
         return hits
 
-
     def centrality(self, text: _Text, hits: list[Hit]) -> float:
         """How central the topic is to the paper, 0..1, whatever the number of mentions.
 

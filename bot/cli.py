@@ -78,8 +78,11 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
 @click.option("--refresh", is_flag=True, help="Rebuild the week's undelivered digest instead of the frozen one.")
 @click.option("--force", is_flag=True, help="Resend the week to the channels even if already delivered.")
 @click.option("--channel", type=click.Choice(CHANNELS), help="Deliver to this channel only.")
-@click.option("--explain", is_flag=True,
-              help="Print why each paper ranked where it did, per topic, with three runners-up; sends nothing.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Print why each paper ranked where it did, per topic, with three runners-up; sends nothing.",
+)
 @click.pass_context
 def digest(
     ctx: click.Context, week: str | None, dry_run: bool, fmt: str, lang: str | None, refresh: bool, force: bool,

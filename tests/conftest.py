@@ -41,10 +41,8 @@ def write_config(tmp_path: Path, arxiv_api: ArxivStandIn, monkeypatch: pytest.Mo
             f"store:\n  path: {tmp_path / 'store.json'}\n"
             "sources:\n  arxiv:\n"
             f"    api_url: {arxiv_api.url}\n    delay_seconds: 0\n    backoff_seconds: 0\n"
-            "    timeout_seconds: 2\n    retries: 2\n"
+            "    timeout_seconds: 2\n    retries: 2\n" + ("" if "feeds:" in extra else "  feeds: []\n") + extra,
             # No test reaches the real Hugging Face feed the defaults name; tests add their own feeds.
-            + ("" if "feeds:" in extra else "  feeds: []\n")
-            + extra,
             encoding="utf-8",
         )
         monkeypatch.setenv("BOT_CONFIG", str(path))
