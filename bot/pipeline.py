@@ -19,7 +19,7 @@ from bot.ledger import Ledger
 from bot.notes import Note, Notes, load_notes, notes_path
 from bot.paper import Paper, arxiv_key, clean_text, merge_all
 from bot.render import render_notes
-from bot.selection import explain, in_digest_order, ranked_topics, select
+from bot.selection import Ranked, explain, in_digest_order, ranked_topics, select
 from bot.sources import arxiv as arxiv_source
 from bot.store import Store
 from bot.week import Week
@@ -66,7 +66,7 @@ def choose(config: Config, week: Week, papers: list[Paper], featured: set[str], 
     """Classify and select, then apply the editor's drops, pins, added items and tags (pure)."""
     classifier = Classifier(config.topics, config.tags)
     classified = [classifier.score(p) for p in papers if p.key not in notes.dropped]
-    selected = select_papers(config, week, classified, featured)
+    selected = select_papers(config, ranked_topics(classified, week, featured, list(config.topics)))
     by_key = {p.key: p for p in classified}
     chosen = {p.key for p in selected}
     for key in notes.pinned:
@@ -85,21 +85,18 @@ def choose(config: Config, week: Week, papers: list[Paper], featured: set[str], 
     return in_digest_order(tagged, list(config.topics))
 
 
-def select_papers(config: Config, week: Week, classified: list[Paper], featured: set[str]) -> list[Paper]:
-    """The configured caps and topic order applied to classified papers (pure)."""
-    return select(classified, week, featured, topic_order=list(config.topics), per_topic=config.digest.per_topic,
-                  max_items=config.digest.max_items)  # fmt: skip
+def select_papers(config: Config, ranked: list[Ranked]) -> list[Paper]:
+    """The configured caps applied to the week's ranked candidates (pure)."""
+    return select(ranked, per_topic=config.digest.per_topic, max_items=config.digest.max_items)
 
 
 def explain_ranking(config: Config, store: Store, week: Week, progress: Progress | None = None) -> str:
     """Why each item of the week ranked where it did, per topic, with the first runners-up (reads only)."""
     notes = load_notes(config.digest.notes_dir, week)
-    papers = collect(config, store, week, progress)
     classifier = Classifier(config.topics, config.tags)
-    classified = [classifier.score(p) for p in papers if p.key not in notes.dropped]
-    featured = featured_elsewhere(store, week)
-    chosen = {p.key for p in select_papers(config, week, classified, featured)}
-    ranked = ranked_topics(classified, week, featured, list(config.topics))
+    classified = [classifier.score(p) for p in collect(config, store, week, progress) if p.key not in notes.dropped]
+    ranked = ranked_topics(classified, week, featured_elsewhere(store, week), list(config.topics))
+    chosen = {p.key for p in select_papers(config, ranked)}
     return explain(ranked, chosen, config.digest.per_topic)
 
 

@@ -108,27 +108,14 @@ def ranked_topics(papers: Iterable[Paper], week: Week, featured: set[str], topic
     return ranked
 
 
-def select(
-    papers: Iterable[Paper],
-    week: Week,
-    featured: set[str],
-    *,
-    topic_order: Sequence[str],
-    per_topic: int,
-    max_items: int,
-) -> list[Paper]:
-    """Papers of the week on a tracked topic, not featured before, capped per topic and in all.
+def select(ranked: Sequence[Ranked], *, per_topic: int, max_items: int) -> list[Paper]:
+    """The best `per_topic` of each topic, `max_items` in all, each carrying its rank there.
 
-    Each paper counts for its best topic and carries its rank there. The result is ordered by topic (config
-    order), then rank.
+    The result is ordered by topic (the order of `ranked`), then rank.
     """
-    capped = [
-        replace(paper, rank=r.as_dict())
-        for ranked in ranked_topics(papers, week, featured, topic_order)
-        for paper, r in ranked.papers[:per_topic]
-    ]
+    capped = [replace(paper, rank=r.as_dict()) for topic in ranked for paper, r in topic.papers[:per_topic]]
     chosen = {p.key for p in sorted(capped, key=_total, reverse=True)[:max_items]}
-    return in_digest_order([p for p in capped if p.key in chosen], topic_order)
+    return in_digest_order([p for p in capped if p.key in chosen], [topic.topic for topic in ranked])
 
 
 def _total(paper: Paper) -> float:

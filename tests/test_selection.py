@@ -88,6 +88,7 @@ def test_venue_words_alone_are_not_a_venue() -> None:
 
 def test_selected_items_carry_their_rank_and_respect_caps(classifier: Classifier) -> None:
     papers = [classifier.score(paper(f"2305.0001{i}", f"Diffusion Models for Task {i}")) for i in range(5)]
-    chosen = select(papers, WEEK, {"2305.00010"}, topic_order=["diffusion"], per_topic=3, max_items=10)
+    candidates = ranked_topics(papers, WEEK, {"2305.00010"}, ["diffusion"])
+    chosen = select(candidates, per_topic=3, max_items=10)
     assert len(chosen) == 3 and "2305.00010" not in {p.key for p in chosen}
     assert all(p.rank["total"] == pytest.approx(sum(v for k, v in p.rank.items() if k != "total")) for p in chosen)
