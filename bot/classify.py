@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from functools import cached_property
+from operator import itemgetter
 
 import ahocorasick
 
@@ -21,32 +22,75 @@ from bot.config import TopicConfig
 from bot.paper import Paper
 
 MAX_TAGS = 5
+MIN_CHECKED = 3  # shorter literals ("in", "ed") are in every abstract: checking them costs more than it saves
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+
+@dataclass(frozen=True, eq=False)  # identity equality: branches are set members on the hot path
+class Branch:
+    """One top-level alternative of a cue, with the literals any match must contain (a cheap pre-check)."""
+
+    regex: re.Pattern[str]
+    requirements: tuple[tuple[str, ...], ...]  # each: one of these literals occurs in any match (see _requirements)
+
+    @cached_property
+    def key(self) -> tuple[str, ...]:
+        """The requirement the pre-check looks up first (empty: the branch has none and always runs)."""
+        return _key(list(self.requirements)) if self.requirements else ()
+
+    def spans(self, lowered: str) -> list[tuple[int, int]]:
+        """Where the branch occurs, on word bounds, in a lower-cased text."""
+        return [m.span() for m in self.regex.finditer(lowered) if not _word_char_before(lowered, m.start())]
 
 
 @dataclass(frozen=True, eq=False)  # identity equality: cues are dict keys on the hot path
 class Cue:
-    """One compiled pattern, with a literal that any match must contain (a cheap pre-check)."""
+    """One pattern, compiled branch by branch: only the branches whose literals a text holds are run."""
 
     pattern: str
-    regex: re.Pattern[str]
-    literals: tuple[str, ...]
+    branches: tuple[Branch, ...]
 
     @classmethod
     def compile(cls, pattern: str) -> Cue:
-        """Compile a cue and find, per top-level alternative, a literal its matches must contain.
+        """Compile each top-level alternative of a cue and find the literals its matches must contain.
 
-        It runs on lower-cased text without flags or a leading look-behind: that keeps the regex engine's
+        A branch runs on lower-cased text without flags or a leading look-behind: that keeps the regex engine's
         fast literal-prefix scan (about 5x faster on abstracts); the left word bound is checked per match.
+        Running only the branches whose every required literal occurs, instead of the whole alternation
+        whenever one literal occurs, is what keeps wide cues cheap (about 3x on real abstracts).
         """
-        regex = re.compile(rf"(?:{_lower_pattern(pattern)})(?!\w)")
-        literals = tuple(lit for branch in _alternatives(pattern) for lit in _branch_literals(branch))
-        # A literal too short to be rare (a space, "a") would let every text through the pre-check.
-        return cls(pattern, regex, literals if all(len(lit.strip()) >= 2 for lit in literals) else ())
+        branches = [
+            Branch(re.compile(rf"(?:{_lower_pattern(branch)})(?!\w)"), tuple(_requirements(branch)))
+            for branch in _alternatives(pattern)
+        ]
+        return cls(pattern, tuple(branches))
 
-    def spans(self, lowered: str) -> list[tuple[int, int]]:
-        """Where the cue occurs, on word bounds, in a lower-cased text (callers skip texts without its literals)."""
-        return [m.span() for m in self.regex.finditer(lowered) if not _word_char_before(lowered, m.start())]
+    @property
+    def literals(self) -> tuple[str, ...]:
+        """The literals the pre-check looks up, per branch; empty when a branch has none (never skipped)."""
+        if self.unfiltered:
+            return ()
+        return tuple(lit for b in self.branches for lit in b.key)
+
+    @cached_property
+    def unfiltered(self) -> tuple[Branch, ...]:
+        """The branches without a required literal: they run on every text."""
+        return tuple(b for b in self.branches if not b.requirements)
+
+    def spans(self, lowered: str, branches: Iterable[Branch] | None = None) -> list[tuple[int, int]]:
+        """Where the cue occurs, on word bounds, running the given branches (None: all of them).
+
+        Branches that match the same stretch ("diffusion models" and "latent diffusion") count it once.
+        """
+        run = self.branches if branches is None else tuple(branches)
+        if len(run) == 1:
+            return run[0].spans(lowered)
+        found = sorted((span for b in run for span in b.spans(lowered)), key=lambda sp: (sp[0], -sp[1]))
+        kept: list[tuple[int, int]] = []
+        for start, end in found:
+            if not kept or start >= kept[-1][1]:
+                kept.append((start, end))
+        return kept
 
 
 def _word_char_before(text: str, index: int) -> bool:
@@ -58,65 +102,62 @@ def _lower_pattern(pattern: str) -> str:
     return re.sub(r"\\.|[^\\]+", lambda m: m.group(0) if m.group(0).startswith("\\") else m.group(0).lower(), pattern)
 
 
-def _literal(branch: str) -> str:
-    """The longest run of plain text that every match of a branch must contain.
+def _requirements(branch: str) -> list[tuple[str, ...]]:
+    """What every match of a branch contains: a list of requirements, each a tuple of literals one of which occurs.
 
-    Groups, classes, repetitions, anchors and `\\d`-style escapes are gaps, and so is a character made
-    optional by `?` or `*`; an escaped punctuation mark (`\\(`) is the plain character.
+    A plain run of text is a requirement of one literal; a group that must match (no `?`, `*` or `{m,n}` after
+    it) is one whose literals are its alternatives' (`(inference|training) costs?` needs "inference" or
+    "training", and " cost"). Classes, repetitions, anchors and `\\d`-style escapes are gaps, and so is a
+    character made optional by `?` or `*`; an escaped punctuation mark (`\\(`) is the plain character. Literals
+    shorter than two characters are too common to help and are left out.
     """
-    runs, run, i = [], "", 0
+    requirements: list[tuple[str, ...]] = []
+    run, i = "", 0
+
+    def flush() -> None:
+        if len(run.strip()) >= 2:
+            requirements.append((run.lower(),))
+
     while i < len(branch):
         char, following = branch[i], branch[i + 1 : i + 2]
         if char in "([{":
-            i = _closing(branch, i)
+            end = _closing(branch, i)
+            quantifier = branch[end : end + 1]
             if char == "{":  # x{0,3}: the x may be absent
                 run = run[:-1]
-            i += branch[i : i + 1] in ("?", "*", "+")
-            runs.append(run)
+            elif char == "(" and quantifier not in ("?", "*", "{"):
+                flush()
+                run = ""
+                alternatives = [_requirements(alt) for alt in _alternatives(branch[i + 1 : end - 1].removeprefix("?:"))]
+                if all(alternatives):
+                    keys = [lit for alt in alternatives for lit in _key(alt)]
+                    requirements.append(tuple(dict.fromkeys(keys)))
+            flush()
             run = ""
+            i = end + (quantifier in ("?", "*", "+"))
             continue
         if char == "\\" and following and not following.isalnum():
             char, i = following, i + 1
         elif char == "\\" or char in ".^$+":
             i += 2 if char == "\\" else 1
-            runs.append(run)
+            flush()
             run = ""
             continue
         elif char in "?*":
             run = run[:-1]
-            runs.append(run)
+            flush()
             run = ""
             i += 1
             continue
         run += char
         i += 1
-    runs.append(run)
-    return max(runs, key=len).lower()
+    flush()
+    return requirements
 
 
-def _branch_literals(branch: str) -> list[str]:
-    """Literals one of which every match of a branch contains: its longest plain run, or else the literals
-    of a required group's alternatives (`(inference|training) costs?` must contain "inference" or "training").
-    """
-    literal = _literal(branch)
-    if len(literal.strip()) >= 2:
-        return [literal]
-    i = 0
-    while i < len(branch):
-        if branch[i] == "\\":
-            i += 2
-            continue
-        if branch[i] == "(":
-            end = _closing(branch, i)
-            if branch[end : end + 1] not in ("?", "*", "{"):
-                inner = branch[i + 1 : end - 1].removeprefix("?:")
-                found = [lit for alt in _alternatives(inner) for lit in _branch_literals(alt)]
-                if found and all(len(lit.strip()) >= 2 for lit in found):
-                    return found
-            i = end
-            continue
-        i += 1
-    return [literal]
+def _key(requirements: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The requirement that likely rules out most texts: the one whose shortest literal is longest."""
+    return max(requirements, key=lambda req: (min(len(lit) for lit in req), -len(req)))
 
 
 def _closing(pattern: str, start: int) -> int:
@@ -165,23 +206,24 @@ class Hit:
 
 @dataclass(frozen=True)
 class _Text:
-    """A paper's title and abstract in lower case, with the cues whose literals each contains (found once)."""
+    """A paper's title and abstract in lower case, with each cue's branches whose literals occur (found once)."""
 
     title: str
     abstract: str
-    title_cues: frozenset[Cue]
-    abstract_cues: frozenset[Cue]
+    title_found: dict[Cue, list[Branch]]
+    abstract_found: dict[Cue, list[Branch]]
 
     @classmethod
-    def of(cls, paper: Paper, literals: Any) -> _Text:
+    def of(cls, paper: Paper, literals: _Literals) -> _Text:
         title, abstract = paper.title.lower(), paper.abstract.lower()
-        return cls(title, abstract, _cues_in(title, literals), _cues_in(abstract, literals))
+        return cls(title, abstract, literals.found(title), literals.found(abstract))
 
     def spans(self, cue: Cue, where: str) -> list[tuple[int, int]]:
-        text, candidates = (self.title, self.title_cues) if where == "title" else (self.abstract, self.abstract_cues)
-        if cue.literals and cue not in candidates:
-            return []
-        return cue.spans(text)
+        text, found = (self.title, self.title_found) if where == "title" else (self.abstract, self.abstract_found)
+        branches = found.get(cue, [])
+        if cue.unfiltered:
+            branches = [*branches, *cue.unfiltered]
+        return cue.spans(text, branches) if branches else []
 
     def mentions(self, cue: Cue) -> bool:
         """Whether the cue occurs in the title or the abstract."""
@@ -192,13 +234,13 @@ class _Text:
         return bool(self.spans(cue, "title")) or len(self.spans(cue, "abstract")) >= 3
 
     def may_match(self, cues: frozenset[Cue] | None) -> bool:
-        """Whether any cue of a group can match (None: some cue has no literal, so it always may)."""
-        return cues is None or not (self.title_cues.isdisjoint(cues) and self.abstract_cues.isdisjoint(cues))
+        """Whether any cue of a group can match (None: some cue has a branch without literal, so it always may)."""
+        return cues is None or not (cues.isdisjoint(self.title_found) and cues.isdisjoint(self.abstract_found))
 
     def strongest(self, cues: Mapping[Cue, float], where: str) -> dict[Cue, int]:
         """Mentions per cue, each stretch of text counted once, for the strongest cue that covers it."""
-        text, candidates = (self.title, self.title_cues) if where == "title" else (self.abstract, self.abstract_cues)
-        found = [(w, span, c) for c, w in cues.items() if not c.literals or c in candidates for span in c.spans(text)]
+        present = self.title_found if where == "title" else self.abstract_found
+        found = [(w, span, c) for c, w in cues.items() if c in present or c.unfiltered for span in self.spans(c, where)]
         taken: list[tuple[int, int]] = []
         counts: dict[Cue, int] = {}
         for _, (start, end), cue in sorted(found, key=lambda f: (-f[0], f[1])):
@@ -208,19 +250,50 @@ class _Text:
         return counts
 
 
-def _cues_in(text: str, literals: Any) -> frozenset[Cue]:
-    """The cues one of whose literals occurs in the text: only those can match it.
+class _Literals:
+    """The pre-check: which branches of which cues a text can match, from the literals their matches need.
 
-    `literals` is an Aho-Corasick automaton whose values are the cues sharing a literal: one pass over the
-    text finds every literal, where testing each of ~200 literals with `in` cost about 6x more.
+    An Aho-Corasick automaton over every required literal finds them all in one pass (testing each of ~400
+    with `in` cost about 6x more); a branch is a candidate when its key requirement's literal is among them
+    and so is one literal of each of its other requirements.
     """
-    return frozenset(cue for _, cues in literals.iter(text) for cue in cues)
+
+    def __init__(self, cues: Iterable[Cue]) -> None:
+        numbers: dict[str, int] = {}
+        self.keyed: list[list[tuple[Cue, Branch]]] = []
+        self.requirements: dict[Branch, tuple[frozenset[int], ...]] = {}
+        for cue in cues:
+            for branch in cue.branches:
+                checked = [r for r in branch.requirements if r == branch.key or min(map(len, r)) >= MIN_CHECKED]
+                for literal in (lit for req in checked for lit in req):
+                    if literal not in numbers:
+                        numbers[literal] = len(numbers)
+                        self.keyed.append([])
+                for literal in branch.key:
+                    self.keyed[numbers[literal]].append((cue, branch))
+                self.requirements[branch] = tuple(frozenset(numbers[lit] for lit in r) for r in checked)
+        self.automaton = ahocorasick.Automaton()
+        for literal, number in numbers.items():
+            self.automaton.add_word(literal, number)
+        self.automaton.make_automaton()
+
+    def found(self, text: str) -> dict[Cue, list[Branch]]:
+        """Per cue, its branches whose every requirement has a literal in the text: only those can match it."""
+        seen = set(map(itemgetter(1), self.automaton.iter(text)))  # no Python loop over every occurrence
+        found: dict[Cue, list[Branch]] = {}
+        for number in seen:
+            for cue, branch in self.keyed[number]:
+                if all(not seen.isdisjoint(req) for req in self.requirements[branch]):
+                    branches = found.setdefault(cue, [])
+                    if branch not in branches:
+                        branches.append(branch)
+        return found
 
 
 def _group(cues: Iterable[Cue]) -> frozenset[Cue] | None:
-    """A group of cues to test at once, or None when one of them has no literal (the group cannot be skipped)."""
+    """A group of cues to test at once, or None when one of them has a branch without literal (never skipped)."""
     group = frozenset(cues)
-    return group if all(c.literals for c in group) else None
+    return None if any(c.unfiltered for c in group) else group
 
 
 class _Topic:
@@ -231,15 +304,32 @@ class _Topic:
         self.negative = {Cue.compile(p): w for p, w in config.negative.items()}
         self.requires = [Cue.compile(p) for p in config.requires]
         self.group = _group([*self.cues, *self.negative, *self.requires])
+        self.always = {c: w for c, w in self.cues.items() if c.unfiltered}  # cues the pre-check cannot rule out
         # A title names its topic once; an abstract's repeated mentions mark what it is about, while one
         # passing mention counts little.
         self.factors = {"title": (config.title_weight, 1),
                         "abstract": (config.abstract_weight, config.abstract_max_mentions)}  # fmt: skip
 
+    def gate(self, text: _Text) -> bool:
+        """Whether the paper has the context the topic `requires` (always, when it requires nothing)."""
+        return not self.requires or (text.may_match(self.group) and any(text.mentions(c) for c in self.requires))
+
+    def reachable(self, text: _Text, categories: tuple[str, ...]) -> bool:
+        """Whether the cues the pre-check found could reach the threshold: an upper bound, no regex run.
+
+        Most papers of a week are off-topic; this spares them every regex of the topic.
+        """
+        (title_factor, _), (abstract_factor, cap) = self.factors["title"], self.factors["abstract"]
+        bound = sum(max(0.0, w) for category, w in self.config.categories.items() if category in categories)
+        bound += sum(max(0.0, weight) for weight in self.always.values()) * (title_factor + abstract_factor * cap)
+        bound += sum(max(0.0, self.cues.get(cue, 0.0)) * title_factor for cue in text.title_found)
+        bound += sum(max(0.0, self.cues.get(cue, 0.0)) * abstract_factor * cap for cue in text.abstract_found)
+        return bound >= self.config.threshold
+
     def hits(self, text: _Text, categories: tuple[str, ...]) -> list[Hit]:
-        present = text.may_match(self.group)
-        if self.requires and not (present and any(text.mentions(c) for c in self.requires)):
+        if not self.gate(text):
             return [Hit(self.name, "requires", "|".join(self.config.requires), "title+abstract", 0.0)]
+        present = text.may_match(self.group)
         hits: list[Hit] = []
         # Overlapping cues ("text-to-image diffusion models") count once, for the strongest.
         for kind, cues, sign in (("cue", self.cues, 1.0), ("negative", self.negative, -1.0)) if present else ():
@@ -295,14 +385,7 @@ class Classifier:
         self.tag_group = _group(cue for _, cues in self.tags for cue in cues)
         everything = [c for t in self.topics for c in [*t.cues, *t.negative, *t.requires]]
         everything += [c for _, cues in self.tags for c in cues]
-        index: dict[str, list[Cue]] = {}
-        for cue in everything:
-            for literal in cue.literals:
-                index.setdefault(literal, []).append(cue)
-        self.literals = ahocorasick.Automaton()
-        for literal, cues in index.items():
-            self.literals.add_word(literal, tuple(cues))
-        self.literals.make_automaton()
+        self.literals = _Literals(everything)
 
     def explain(self, paper: Paper) -> list[Hit]:
         """Every cue, negative cue, category prior and unmet requirement that shaped the scores."""
@@ -314,27 +397,31 @@ class Classifier:
     def classify(self, paper: Paper) -> Paper:
         """The paper with its topics (best first), per-topic scores, overall score and hashtags."""
         text = _Text.of(paper, self.literals)
-        return self._tag(self._score(paper, text), text)
+        return self._tag(self._score(paper, text, exact=True), text)
 
     def score(self, paper: Paper) -> Paper:
-        """Topics, scores and overall score only: selection needs no hashtags for the papers it drops."""
-        return self._score(paper, _Text.of(paper, self.literals))
+        """Topics and overall score only: selection needs no hashtags for the papers it drops.
+
+        A topic whose cues cannot reach its threshold is not scored (it is left out of `scores`).
+        """
+        return self._score(paper, _Text.of(paper, self.literals), exact=False)
 
     def tag(self, paper: Paper) -> Paper:
         """Hashtags for a scored paper."""
         return self._tag(paper, _Text.of(paper, self.literals))
 
-    def _score(self, paper: Paper, text: _Text) -> Paper:
-        hits = self._hits(text, paper.categories)
-        scores = {t.name: round(float(sum(h.points for h in hits if h.topic == t.name)), 3) for t in self.topics}
-        passed = [t for t in self.topics if scores[t.name] >= t.config.threshold]
+    def _score(self, paper: Paper, text: _Text, *, exact: bool) -> Paper:
+        scored = [t for t in self.topics if exact or t.reachable(text, paper.categories)]
+        hits = [hit for topic in scored for hit in topic.hits(text, paper.categories)]
+        scores = {t.name: round(float(sum(h.points for h in hits if h.topic == t.name)), 3) for t in scored}
+        passed = [t for t in scored if scores[t.name] >= t.config.threshold]
         # An implied topic still needs its own context: a quantized CNN is not LLM efficiency.
         gated = {h.topic for h in hits if h.kind == "requires"}
         names = {t.name for t in passed}
-        passed += [t for t in self.topics
-                   if t not in passed and t.name not in gated and names & set(t.config.implied_by)]  # fmt: skip
-        passed.sort(key=lambda t: -scores[t.name])
-        best = max((scores[t.name] for t in passed), default=0.0)
+        implied = [t for t in self.topics if t not in passed and names & set(t.config.implied_by)]
+        passed += [t for t in implied if (t.name not in gated if t in scored else t.gate(text))]
+        passed.sort(key=lambda t: -scores.get(t.name, 0.0))
+        best = max((scores.get(t.name, 0.0) for t in passed), default=0.0)
         centrality = {t.name: t.centrality(text, hits) for t in passed}
         return replace(paper, topics=tuple(t.name for t in passed), scores=scores, score=best, centrality=centrality)
 
