@@ -260,8 +260,8 @@ class _Literals:
 
     def __init__(self, cues: Iterable[Cue]) -> None:
         numbers: dict[str, int] = {}
-        self.keyed: list[list[tuple[Cue, Branch]]] = []
-        self.requirements: dict[Branch, tuple[frozenset[int], ...]] = {}
+        # per literal number: the branches keyed by it, each with its other requirements (literal numbers)
+        self.keyed: list[list[tuple[Cue, Branch, tuple[frozenset[int], ...]]]] = []
         for cue in cues:
             for branch in cue.branches:
                 checked = [r for r in branch.requirements if r == branch.key or min(map(len, r)) >= MIN_CHECKED]
@@ -269,9 +269,9 @@ class _Literals:
                     if literal not in numbers:
                         numbers[literal] = len(numbers)
                         self.keyed.append([])
+                others = tuple(frozenset(numbers[lit] for lit in r) for r in checked if r != branch.key)
                 for literal in branch.key:
-                    self.keyed[numbers[literal]].append((cue, branch))
-                self.requirements[branch] = tuple(frozenset(numbers[lit] for lit in r) for r in checked)
+                    self.keyed[numbers[literal]].append((cue, branch, others))
         self.automaton = ahocorasick.Automaton()
         for literal, number in numbers.items():
             self.automaton.add_word(literal, number)
@@ -279,11 +279,13 @@ class _Literals:
 
     def found(self, text: str) -> dict[Cue, list[Branch]]:
         """Per cue, its branches whose every requirement has a literal in the text: only those can match it."""
+        if not self.keyed:  # an automaton without words cannot be searched
+            return {}
         seen = set(map(itemgetter(1), self.automaton.iter(text)))  # no Python loop over every occurrence
         found: dict[Cue, list[Branch]] = {}
         for number in seen:
-            for cue, branch in self.keyed[number]:
-                if all(not seen.isdisjoint(req) for req in self.requirements[branch]):
+            for cue, branch, others in self.keyed[number]:
+                if not others or all(not seen.isdisjoint(req) for req in others):
                     branches = found.setdefault(cue, [])
                     if branch not in branches:
                         branches.append(branch)
@@ -383,9 +385,9 @@ class Classifier:
         self.topics = [_Topic(name, config) for name, config in topics.items()]
         self.tags = [(tag, [Cue.compile(p) for p in patterns]) for tag, patterns in tags.items()]
         self.tag_group = _group(cue for _, cues in self.tags for cue in cues)
-        everything = [c for t in self.topics for c in [*t.cues, *t.negative, *t.requires]]
-        everything += [c for _, cues in self.tags for c in cues]
-        self.literals = _Literals(everything)
+        # Two pre-checks: selection scores every paper of the week but tags only the chosen few.
+        self.literals = _Literals(c for t in self.topics for c in [*t.cues, *t.negative, *t.requires])
+        self.tag_literals = _Literals(c for _, cues in self.tags for c in cues)
 
     def explain(self, paper: Paper) -> list[Hit]:
         """Every cue, negative cue, category prior and unmet requirement that shaped the scores."""
@@ -396,8 +398,7 @@ class Classifier:
 
     def classify(self, paper: Paper) -> Paper:
         """The paper with its topics (best first), per-topic scores, overall score and hashtags."""
-        text = _Text.of(paper, self.literals)
-        return self._tag(self._score(paper, text, exact=True), text)
+        return self.tag(self._score(paper, _Text.of(paper, self.literals), exact=True))
 
     def score(self, paper: Paper) -> Paper:
         """Topics and overall score only: selection needs no hashtags for the papers it drops.
@@ -408,7 +409,7 @@ class Classifier:
 
     def tag(self, paper: Paper) -> Paper:
         """Hashtags for a scored paper."""
-        return self._tag(paper, _Text.of(paper, self.literals))
+        return self._tag(paper, _Text.of(paper, self.tag_literals))
 
     def _score(self, paper: Paper, text: _Text, *, exact: bool) -> Paper:
         scored = [t for t in self.topics if exact or t.reachable(text, paper.categories)]
