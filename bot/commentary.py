@@ -1,8 +1,12 @@
-"""Commentary: one or two sentences from the abstract that carry the contribution or the result.
+"""Commentary: one or two whole sentences of the abstract that say what the paper does and what it found.
 
-Deterministic and offline. Background sentences lose, cue phrases ("we propose", "outperforms"), numbers and
-words shared with the title win. LaTeX and URLs are cleaned, and no line may start with `http` or `#`
-(it would break the roundup's shape).
+Deterministic and offline. The sentence that names the paper's contribution (its method or system by name,
+when it has one) comes first, then the headline result with its number; background and motivation lose.
+Each sentence must read on its own: a leading connective or purpose clause ("Specifically, ...", "To overcome
+these drawbacks, ...") is removed, a sentence pointing back at one the reader never saw ("These models ...",
+"It ...") is not used unless it follows its antecedent, and a removed link or formula takes its clause with it.
+Sentences are chosen to fit `max_chars`; only a single sentence longer than that is cut (with "…"). No line
+starts with `http` or `#` (it would break the roundup's shape).
 """
 
 from __future__ import annotations
@@ -10,40 +14,80 @@ from __future__ import annotations
 import math
 import re
 
-_URL = re.compile(r"https?://\S+|www\.\S+")
+_URL = r"(?:https?://|www\.)\S*[^\s.,;:)\]]"  # a link, without the punctuation after it
+# "with code publicly available at <url>", "Our code and models are released at <url>.": the clause goes whole
+_LINK_CLAUSE = (
+    r"(?:(?:and|with|while)\s+)?(?:(?:the|our|all|its|their)\s+)?"
+    r"(?:(?:source\s+)?code|data(?:sets?)?|models?|weights|checkpoints?|demos?|project\s+page|implementation|"
+    r"resources|benchmarks?|materials?)[^.;()]{0,80}?(?:available|released|found|accessible|hosted|open-?sourced?)"
+    rf"\s*(?:at|on|from|via|in|here)?\s*:?\s*\(?{_URL}\)?"
+)
+_LINK_CLAUSES = [
+    re.compile(rf",\s*{_LINK_CLAUSE}\s*,", re.IGNORECASE),  # a clause in commas: ", with code at <url>,"
+    re.compile(rf"[,;]?\s*\(?{_LINK_CLAUSE}", re.IGNORECASE),  # at the end of a sentence, or a sentence alone
+    re.compile(rf"\s*\b(?:at|from|via|see|on)?\s*:?\s*\(?{_URL}\)?", re.IGNORECASE),  # any other link, and its "at"
+]
+_LATEX_REFERENCE = re.compile(r"\\(?:cite[pt]?|ref|eqref|label|url|footnote)\{[^{}]*\}")
 _LATEX_WRAPPED = re.compile(r"\\(?:textbf|textit|emph|text|mathrm|mathbf|texttt|underline)\{([^{}]*)\}")
 _LATEX_SYMBOLS = {r"\sim": "~", r"\times": "×", r"\approx": "≈", r"\%": "%", r"\le": "≤", r"\ge": "≥"}
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)]*\s+(?=[A-Z0-9\"'(“`])")
+_WHOLE = re.compile(r"[.!?][\"'’”)\]]*$")
 _CONTRIBUTION = re.compile(
-    r"\b(we (propose|introduce|present|develop|design|show|find|demonstrate|achieve|release|reveal)|"
-    r"this (paper|work) (proposes|introduces|presents|shows)|our (method|approach|model|framework)|"
-    r"(is|are) proposed)\b",
+    r"\b(we (propose|introduce|present|develop|design|build|release|construct|create|devise|formulate)|"
+    r"this (paper|work|study|article) (proposes|introduces|presents|develops|describes)|"
+    r"(is|are) (proposed|introduced|presented))\b",
     re.IGNORECASE,
 )
+_FINDING = re.compile(r"\b(we (show|find|demonstrate|observe|reveal|prove)|our (results|experiments))\b", re.IGNORECASE)
 _RESULT = re.compile(
     r"\b(outperform\w*|surpass\w*|improv\w*|reduc\w*|speed-?ups?|faster|fewer|state-of-the-art|sota|"
     r"achiev\w*|\d+(\.\d+)?\s?(%|x|×)|times)\b",
     re.IGNORECASE,
 )
+_NUMBER = re.compile(r"\d+(\.\d+)?\s?(%|x|×|times|points?|pp)|\d+(\.\d+)?-fold", re.IGNORECASE)
 _BACKGROUND = re.compile(
     r"^(recent(ly)?|in recent years|however|despite|although|while|existing|current|traditional|"
-    r"[\w\- ]{0,40} (have|has) (shown|become|achieved|demonstrated|emerged|gained))\b",
+    r"[\w\- ]{0,40} (have|has) (shown|become|achieved|demonstrated|emerged|gained|attracted|been))\b",
+    re.IGNORECASE,
+)
+# A leading clause that only links to what came before: dropped, the rest of the sentence kept.
+_LEAD_CLAUSE = re.compile(
+    r"^(?:(?:specifically|hence|thus|therefore|moreover|furthermore|additionally|in addition|besides|"
+    r"consequently|as a result|finally|first(?:ly)?|second(?:ly)?|third(?:ly)?|then|meanwhile|in particular|"
+    r"accordingly|subsequently|instead|yet|still|further|in turn|otherwise|as such|in response|by doing so|"
+    r"in doing so|in this way|to do so|to this end|to that end|for this purpose|with this in mind)|"
+    r"(?:in light of|given|building on|based on) (?:this|these|that|those|such)[^,]{0,60}|"
+    r"(?:motivated|inspired|driven|guided) by [^,]{1,80}|instead of [^,]{1,100}|"
+    # a purpose clause before the main one: "To overcome these drawbacks, we propose ..."
+    r"to [a-z]+[^,]{0,100}(?=,\s+(?:[^,]{0,30}\s)?(?:we|our|this|the|it|a|an|they)\b)),\s+",
+    re.IGNORECASE,
+)
+# A sentence that points back at one the reader has not seen ("These models ...", "It ...").
+_POINTER = re.compile(
+    r"^(this|these|those|it|its|they|their|them|such|both|here|the former|the latter|the above|"
+    r"the aforementioned)\b(?! (paper|work|study|article|report|note|survey|thesis)\b)",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[a-z0-9]+")
+_STOP = {"a", "an", "the", "of", "for", "and", "with", "in", "on", "to", "via", "by", "from", "is", "are", "we"}
 
 
 def clean_latex(text: str) -> str:
-    """Plain text from abstract LaTeX: `$...$`, `\\textbf{}`, escaped percent signs and the like."""
-    text = _URL.sub("", text)
+    """Plain text from abstract LaTeX and links: `$...$`, `\\textbf{}`, `\\%`; a link goes with its clause."""
+    for clause in _LINK_CLAUSES:
+        text = clause.sub(lambda m: " " if m.group(0).endswith(",") else "", text)
+    text = _LATEX_REFERENCE.sub("", text)
     for _ in range(3):  # nested \textbf{\emph{...}}
         text = _LATEX_WRAPPED.sub(r"\1", text)
     for command, symbol in _LATEX_SYMBOLS.items():
         text = text.replace(command, symbol)
     text = _LATEX_COMMAND.sub("", text).replace("$", "")
     text = re.sub(r"[{}]", "", text)
-    return " ".join(text.split())
+    text = re.sub(r"\(\s*\)|\[\s*\]", "", text)  # brackets a removed link or formula left empty
+    text = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(text.split()))
+    text = re.sub(r"[,;:]+(?=[.!?])|(?<=[.!?])[,;:]+", "", text)
+    return re.sub(r"(?<=[^.][.!?]) ?\.(?!\.)", "", text)  # a sentence removed whole leaves its full stop
 
 
 def safe_line(text: str) -> str:
@@ -55,14 +99,6 @@ def safe_line(text: str) -> str:
 def safe_commentary(text: str) -> str:
     """Commentary that may span lines, each made safe; blank lines dropped."""
     return "\n".join(filter(None, (safe_line(line) for line in text.splitlines())))
-
-
-def _score(sentence: str, position: int, title_words: set[str]) -> float:
-    words = set(_WORD.findall(sentence.lower()))
-    score = 3.0 * bool(_CONTRIBUTION.search(sentence)) + 1.5 * min(len(_RESULT.findall(sentence)), 2)
-    score += 0.5 * math.sqrt(len(words & title_words))
-    score -= 3.0 * bool(_BACKGROUND.search(sentence)) + 1.0 * (position == 0)
-    return score - 2.0 * (len(sentence) < 40)
 
 
 def shorten(text: str, max_chars: int) -> str:
@@ -78,25 +114,57 @@ def shorten(text: str, max_chars: int) -> str:
     return cut.rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
+def stand_alone(sentence: str) -> str:
+    """The sentence without a leading connective or purpose clause, capitalised again."""
+    stripped = _LEAD_CLAUSE.sub("", sentence, count=1)
+    return stripped[:1].upper() + stripped[1:] if stripped != sentence else sentence
+
+
+def _score(sentence: str, position: int, title_words: set[str], name: str) -> float:
+    """How much a sentence tells a reader about the paper: contribution first, then a numbered result."""
+    words = set(_WORD.findall(sentence.lower()))
+    score = 3.0 * bool(_CONTRIBUTION.search(sentence)) + 2.0 * bool(name and name in sentence)
+    score += 1.0 * bool(_FINDING.search(sentence)) + 1.0 * min(len(_RESULT.findall(sentence)), 2)
+    score += 1.0 * bool(_NUMBER.search(sentence)) + 0.5 * math.sqrt(len(words & title_words))
+    score -= 3.0 * bool(_BACKGROUND.search(sentence)) + 1.0 * (position == 0)
+    return score - 2.0 * (len(sentence) < 40)
+
+
+def _method_name(title: str) -> str:
+    """The paper's name for its method or system, when the title gives one ("SpecInfer: ...")."""
+    head = title.split(":", 1)[0].strip() if ":" in title else ""
+    return head if head and len(head.split()) <= 3 and any(c.isupper() for c in head[1:]) else ""
+
+
 def extractive(title: str, abstract: str, max_chars: int) -> str:
-    """The abstract's one or two most informative sentences, within max_chars; never just the title."""
-    sentences = [s for s in _SENTENCE_END.split(clean_latex(abstract)) if s.strip()]
-    title_words = set(_WORD.findall(title.lower())) - {
-        "a",
-        "an",
-        "the",
-        "of",
-        "for",
-        "and",
-        "with",
-        "in",
-        "on",
-    }
-    candidates = [s for s in sentences if s.strip().rstrip(".").lower() != title.strip().lower()]
+    """The abstract's most informative whole sentences that read on their own, within max_chars."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(clean_latex(abstract)) if s.strip()]
+    # An abstract cut short (some archives keep 1,000 characters) ends on half a sentence: never use it.
+    whole = [(i, stand_alone(s)) for i, s in enumerate(sentences) if _WHOLE.search(s) and len(s.split()) >= 4]
+    title_words = set(_WORD.findall(title.lower())) - _STOP
+    candidates = [(i, s) for i, s in whole if s.rstrip(".").lower() != title.strip().rstrip(".").lower()]
     if not candidates:
         return ""
-    ranked = sorted(range(len(candidates)), key=lambda i: -_score(candidates[i], i, title_words))
-    chosen = [ranked[0]]
-    if len(ranked) > 1 and len(candidates[ranked[0]]) + len(candidates[ranked[1]]) + 1 <= max_chars:
-        chosen.append(ranked[1])
-    return safe_line(shorten(" ".join(candidates[i] for i in sorted(chosen)), max_chars))
+    name = _method_name(title)
+    scores = {i: _score(s, i, title_words, name) for i, s in candidates}
+    text = dict(candidates)
+    # An opener must not point back at a sentence the reader has not seen.
+    openers = [i for i in sorted(text, key=lambda i: -scores[i]) if not _POINTER.match(text[i])]
+    fitting = [i for i in openers if len(text[i]) <= max_chars]
+    if not fitting:
+        best = openers[0] if openers else max(text, key=lambda i: scores[i])
+        return safe_line(shorten(text[best], max_chars))  # one sentence longer than the limit: cut it
+    first = fitting[0]
+    chosen = [first]
+    for i in sorted(text, key=lambda i: -scores[i]):
+        if i == first or len(text[first]) + 1 + len(text[i]) > max_chars:
+            continue
+        # A second sentence may point back only at the first, right before it.
+        if _POINTER.match(text[i]) and i != first + 1:
+            continue
+        if i < first and _POINTER.match(text[first]):
+            continue
+        if scores[i] > 0:
+            chosen.append(i)
+        break
+    return safe_line(" ".join(text[i] for i in sorted(chosen)))

@@ -1,8 +1,9 @@
 """Optional LLM commentary over an OpenAI-compatible `/chat/completions` endpoint, cached in the store.
 
 Results are cached per (paper, model, language, prompt). Calls run with bounded concurrency; a paper whose
-call fails, times out or returns nothing usable gets no LLM commentary (the caller falls back to the
-extractive one) and a warning. The API key is sent as a Bearer token and never logged.
+call fails or times out, or whose answer breaks the commentary's shape (empty, a list, a refusal, a preamble,
+markup, over the limit), gets no LLM commentary: the caller falls back to the extractive one, and one summary
+line counts the fall-backs. The API key is sent as a Bearer token and never logged.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
+from collections import Counter
 from typing import Any
 
 import httpx
 
-from bot.commentary import safe_line, shorten
+from bot.commentary import safe_line
 from bot.config import LLMConfig
 from bot.paper import Paper
 from bot.render import environment
@@ -38,11 +41,36 @@ def cache_key(paper: Paper, config: LLMConfig, language: str, text: str) -> str:
     return hashlib.sha256("\x1f".join([paper.key, config.model, language, text]).encode()).hexdigest()
 
 
-def clean_answer(content: Any, max_chars: int) -> str | None:
-    """The model's answer as one safe line within max_chars, or None when it is unusable."""
+_LIST_LINE = re.compile(r"^\s*([-*•·]|\d+[.)])\s")
+_REFUSAL = re.compile(
+    r"^(i'?m sorry|sorry|i (cannot|can'?t|am unable|won'?t)|as an ai|i do not|i don'?t)\b|죄송|抱歉|对不起",
+    re.IGNORECASE,
+)
+_PREAMBLE = re.compile(r"^(sure|certainly|of course|here('s| is| are)|okay|ok)\b", re.IGNORECASE)
+_MARKUP = re.compile(r"\*\*|__|`|#|https?://|\[[^\]]*\]\(")
+
+
+def check_answer(content: Any, max_chars: int) -> tuple[str | None, str]:
+    """The model's answer as one plain line, or None and why it breaks the commentary's shape.
+
+    The shape is the extractive commentary's: one or two plain sentences, no preamble, no list, no markup,
+    within `max_chars`. An answer that breaks it is not repaired: the paper gets the extractive commentary.
+    """
     if not isinstance(content, str) or not content.strip():
-        return None
-    return safe_line(shorten(" ".join(content.split()).strip("\"'"), max_chars)) or None
+        return None, "empty"
+    text = content.strip().strip("\"'“”")
+    if _REFUSAL.search(text):
+        return None, "a refusal"
+    if any(_LIST_LINE.match(line) for line in text.splitlines()):
+        return None, "a list"
+    if _PREAMBLE.match(text) or text.split(":", 1)[0].lower() in ("commentary", "comment", "summary"):
+        return None, "a preamble"
+    if _MARKUP.search(text):
+        return None, "markup"
+    line = " ".join(text.split())
+    if len(line) > max_chars:
+        return None, "over the limit"
+    return safe_line(line), ""
 
 
 async def _ask(client: httpx.AsyncClient, config: LLMConfig, text: str, limit: asyncio.Semaphore) -> Any:
@@ -67,27 +95,36 @@ async def _ask_all(config: LLMConfig, prompts: dict[str, str]) -> dict[str, Any]
 def llm_commentary(
     papers: list[Paper], config: LLMConfig, language: str, max_chars: int, store: Store
 ) -> dict[str, str]:
-    """Commentary by paper key for the papers the LLM answered (cached ones without a call)."""
+    """Commentary by paper key for the papers the LLM answered in shape (cached ones without a call).
+
+    Logs one summary line: how many the LLM wrote, and how many fell back to the extractive commentary, why.
+    """
     table = store.table("commentary")
     prompts = {p.key: prompt(p, language, max_chars) for p in papers}
     ids = {p.key: cache_key(p, config, language, prompts[p.key]) for p in papers}
     cached = {row["id"]: row["text"] for row in table.all()}
     result = {key: cached[ids[key]] for key in prompts if ids[key] in cached}
     missing = {key: text for key, text in prompts.items() if key not in result}
-    if not missing:
-        return result
     fresh: dict[str, str] = {}
-    for key, answer in asyncio.run(_ask_all(config, missing)).items():
+    fallbacks: dict[str, str] = {}
+    for key, answer in (asyncio.run(_ask_all(config, missing)) if missing else {}).items():
         if isinstance(answer, BaseException):
-            log.warning("LLM commentary for %s failed (%s); using the extractive one", key, type(answer).__name__)
+            fallbacks[key] = f"failed ({type(answer).__name__})"
             continue
-        text = clean_answer(answer, max_chars)
+        text, problem = check_answer(answer, max_chars)
         if text is None:
-            log.warning("LLM commentary for %s was empty or malformed; using the extractive one", key)
+            fallbacks[key] = problem
             continue
         fresh[key] = text
     if fresh and not store.read_only:
         with store.batch():
             for key, text in fresh.items():
                 table.upsert({"id": ids[key], "key": key, "model": config.model, "text": text}, Q.id == ids[key])
+    reasons = ", ".join(f"{n} {reason}" for reason, n in Counter(fallbacks.values()).most_common())
+    summary = f"LLM commentary: {len(result) + len(fresh)} of {len(papers)} papers ({len(result)} cached)"
+    if fallbacks:
+        log.warning("%s; %d fell back to the extractive commentary: %s (%s)", summary, len(fallbacks), reasons,
+                    ", ".join(sorted(fallbacks)))  # fmt: skip
+    else:
+        log.info(summary)
     return {**result, **fresh}

@@ -1,6 +1,7 @@
 """Editor notes, `bot notes`, commentary precedence and the LLM through a loopback OpenAI-compatible server."""
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -111,8 +112,19 @@ class LLMStandIn:
             time.sleep(2)
         if mode == "malformed":
             return reply_json(handler, 200, {"choices": []})
-        answer = {"choices": [{"message": {"role": "assistant", "content": "  LLM says: a neat idea.\n"}}]}
+        content = ANSWERS.get(mode, "  LLM says: a neat idea.\n")
+        answer = {"choices": [{"message": {"role": "assistant", "content": content}}]}
         return reply_json(handler, 200, answer)
+
+
+# Answers that break the commentary's shape, as models give them.
+ANSWERS = {
+    "list": "- Proposes a sampler.\n- Four steps.",
+    "refusal": "I'm sorry, but I can't help with that.",
+    "preamble": "Here is the commentary: a sampler that needs four steps.",
+    "long": "A sampler. " * 40,
+    "empty": "   ",
+}
 
 
 @pytest.fixture
@@ -138,7 +150,7 @@ def test_llm_commentary_with_fallbacks_and_cache(arxiv_api: ArxivStandIn, write_
     assert not any(c.startswith("LLM") for k, c in items.items() if k != "Efficient")  # 500 / timeout / malformed
     assert all(items.values())  # the extractive fallback
     assert llm.calls[0]["auth"] == "Bearer sk-secret"
-    assert "Language: Korean" in llm.calls[0]["body"]["messages"][-1]["content"]
+    assert "Write it in Korean" in llm.calls[0]["body"]["messages"][-1]["content"]
     calls = len(llm.calls)
     refreshed = CliRunner().invoke(cli, ["digest", "--week", "2023-W18", "--refresh", "--dry-run", "--format", "json"])
     assert refreshed.exit_code == 0
@@ -162,3 +174,36 @@ def test_fixed_texts_follow_the_language(lang: str, subject: str, also: str) -> 
     digest = Digest(Week.parse("2023-W18"), (entry,))
     assert email_subject(digest, lang) == subject
     assert also_in(entry, lang) == also
+
+
+def test_llm_answers_that_break_the_shape_fall_back_and_are_counted(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, llm: LLMStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    arxiv_api.entries = synthetic_week(40, week_monday("2023-W18"))
+    llm.behaviour = {"Vision-Language": "list", "Quantization": "refusal", "Linear Attention": "long"}
+    write_config(f"commentary:\n  llm: {{base_url: '{llm.url}', model: m1, max_chars: 200}}\n")
+    with caplog.at_level(logging.INFO):
+        result = CliRunner().invoke(cli, ["digest", "--week", "2023-W18", "--dry-run", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    items = {i["title"].split(" ")[0]: i["commentary"] for i in json.loads(result.output)["items"]}
+    assert items["Efficient"] == "LLM says: a neat idea."
+    assert all(c and not c.startswith(("-", "I'm", "A sampler")) for k, c in items.items() if k != "Efficient")
+    [summary] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("LLM commentary:")]
+    assert "3 fell back to the extractive commentary" in summary
+    assert "a list" in summary and "a refusal" in summary and "over the limit" in summary
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [(None, "empty"), ("   ", "empty"), ("1. Does X.\n2. Gets Y.", "a list"), ("Sorry, I cannot.", "a refusal"),
+     ("죄송하지만 도와드릴 수 없습니다.", "a refusal"), ("Sure! It does X.", "a preamble"),
+     ("Commentary: it does X.", "a preamble"), ("It does **X**.", "markup"), ("X. " * 100, "over the limit")],
+)  # fmt: skip
+def test_check_answer_names_what_breaks_the_shape(answer: object, problem: str) -> None:
+    from bot.llm import check_answer
+
+    assert check_answer(answer, 120) == (None, problem)
+    assert check_answer('"A sampler that needs four steps; FID 2.1 on ImageNet."', 120) == (
+        "A sampler that needs four steps; FID 2.1 on ImageNet.",
+        "",
+    )

@@ -1,0 +1,91 @@
+"""Defects of the extractive commentary, as an editor reads it, on the on-topic papers of a real week.
+
+Usage: python bench/commentary.py [--data DIR] [--max-chars N] [--set week-2023-W20] [--examples 10]
+
+Runs `bot.commentary.extractive` over every paper of the set in `charter-dev.jsonl` whose charter topics are
+not empty, and prints the share of defective commentaries by kind, with up to N examples of each:
+
+- opener: it opens on a connective or purpose clause ("Specifically, …", "To this end, …", "To overcome
+  these drawbacks, …") or on a word pointing back at a sentence the reader never saw ("This", "These",
+  "It", "Such", …); "This paper / work …" and "In this paper …" are fine;
+- residue: what a removed link or formula left behind: `$`, a `\\command`, braces, empty brackets, a dangling
+  "at" / "from" / "via" ("code is available at ."), a space before punctuation;
+- cut: it stops mid-sentence (no closing `.`, `!` or `?`), or ends on "…";
+- empty: no commentary at all;
+- too long: over the character limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from bot.commentary import extractive
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+_CONNECTIVE = re.compile(
+    r"^(specifically|hence|thus|therefore|however|moreover|furthermore|additionally|in addition|besides|"
+    r"consequently|as a result|finally|first(ly)?|second(ly)?|third(ly)?|then|meanwhile|also|in particular|"
+    r"in contrast|on the other hand|nevertheless|nonetheless|instead|yet|still|further|accordingly|"
+    r"subsequently|in this way|by doing so|in doing so|motivated by|inspired by|"
+    r"(based on|given|in light of) (this|these|that|those|such))\b|"
+    r"^to \w+",  # a purpose clause: "To overcome these drawbacks, ...", "To this end, ..."
+    re.IGNORECASE,
+)
+_POINTER = re.compile(r"^(this|these|those|it|its|they|their|them|such|both|here|the former|the latter)\b",
+                      re.IGNORECASE)  # fmt: skip
+_FINE = re.compile(r"^(this|in this) (paper|work|study|article|report|note|survey|thesis)\b", re.IGNORECASE)
+_RESIDUE = re.compile(
+    r"\$|\\[a-zA-Z]+|[{}]|\(\s*\)|\[\s*\]|\b(at|from|via)\s*([.,;:)]|$)|"
+    r"\b(available|released|found|accessible|hosted|provided) (at|from|via|on)\b(?!\s+\S+\.\S)|\s[,.;:](\s|$)"
+)
+KINDS = ("opener", "residue", "cut", "empty", "too long")
+
+
+def defects(text: str, max_chars: int) -> list[str]:
+    """The kinds of defect a commentary has (empty list: none)."""
+    if not text.strip():
+        return ["empty"]
+    found = []
+    if (_CONNECTIVE.match(text) or _POINTER.match(text)) and not _FINE.match(text):
+        found.append("opener")
+    if _RESIDUE.search(text):
+        found.append("residue")
+    if not re.search(r"[.!?][\"')\]]?$", text.rstrip()):
+        found.append("cut")
+    if len(text) > max_chars:
+        found.append("too long")
+    return found
+
+
+def main() -> None:
+    """Run the commentary over the set and print the defect rates."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding charter-dev.jsonl")
+    parser.add_argument("--max-chars", type=int, default=280, help="commentary.max_chars (default 280)")
+    parser.add_argument("--set", default="week-2023-W20", help="the set of charter-dev.jsonl to use")
+    parser.add_argument("--examples", type=int, default=10, help="examples to show per kind")
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in (args.data / "charter-dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    papers = [r for r in rows if args.set in r["set"] and r["topics"]]
+    by_kind: dict[str, list[tuple[str, str]]] = {kind: [] for kind in KINDS}
+    defective = 0
+    for paper in papers:
+        text = extractive(paper["title"], paper["abstract"], args.max_chars)
+        kinds = defects(text, args.max_chars)
+        defective += bool(kinds)
+        for kind in kinds:
+            by_kind[kind].append((paper["title"], text))
+    print(f"{len(papers)} on-topic papers of {args.set}, commentary.max_chars {args.max_chars}")
+    print(f"defective: {defective / len(papers):.1%} ({defective})")
+    for kind in KINDS:
+        print(f"  {kind:9} {len(by_kind[kind]) / len(papers):6.1%} ({len(by_kind[kind])})")
+    for kind in KINDS:
+        for title, text in by_kind[kind][: args.examples]:
+            print(f"\n[{kind}] {title}\n  {text}")
+
+
+if __name__ == "__main__":
+    main()
