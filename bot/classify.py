@@ -316,17 +316,14 @@ class _Topic:
         """Whether the paper has the context the topic `requires` (always, when it requires nothing)."""
         return not self.requires or (text.may_match(self.group) and any(text.mentions(c) for c in self.requires))
 
-    def reachable(self, text: _Text, categories: tuple[str, ...]) -> bool:
-        """Whether the cues the pre-check found could reach the threshold: an upper bound, no regex run.
-
-        Most papers of a week are off-topic; this spares them every regex of the topic.
-        """
+    def reach(self) -> tuple[float, dict[Cue, float], dict[Cue, float]]:
+        """The most the topic can score before the pre-check: from cues it cannot rule out, then per cue found
+        in the title and in the abstract (category priors aside)."""
         (title_factor, _), (abstract_factor, cap) = self.factors["title"], self.factors["abstract"]
-        bound = sum(max(0.0, w) for category, w in self.config.categories.items() if category in categories)
-        bound += sum(max(0.0, weight) for weight in self.always.values()) * (title_factor + abstract_factor * cap)
-        bound += sum(max(0.0, self.cues.get(cue, 0.0)) * title_factor for cue in text.title_found)
-        bound += sum(max(0.0, self.cues.get(cue, 0.0)) * abstract_factor * cap for cue in text.abstract_found)
-        return bound >= self.config.threshold
+        always = sum(max(0.0, weight) for weight in self.always.values()) * (title_factor + abstract_factor * cap)
+        title = {cue: max(0.0, weight) * title_factor for cue, weight in self.cues.items()}
+        abstract = {cue: max(0.0, weight) * abstract_factor * cap for cue, weight in self.cues.items()}
+        return always, title, abstract
 
     def hits(self, text: _Text, categories: tuple[str, ...]) -> list[Hit]:
         if not self.gate(text):
@@ -385,6 +382,15 @@ class Classifier:
         self.topics = [_Topic(name, config) for name, config in topics.items()]
         self.tags = [(tag, [Cue.compile(p) for p in patterns]) for tag, patterns in tags.items()]
         self.tag_group = _group(cue for _, cues in self.tags for cue in cues)
+        # An upper bound of each topic's score from the cues the pre-check finds (see `_reachable`).
+        self.reach_always: dict[_Topic, float] = {}
+        self.reach_title: dict[Cue, tuple[_Topic, float]] = {}
+        self.reach_abstract: dict[Cue, tuple[_Topic, float]] = {}
+        for topic in self.topics:
+            always, title, abstract = topic.reach()
+            self.reach_always[topic] = always
+            self.reach_title.update((cue, (topic, points)) for cue, points in title.items())
+            self.reach_abstract.update((cue, (topic, points)) for cue, points in abstract.items())
         # Two pre-checks: selection scores every paper of the week but tags only the chosen few.
         self.literals = _Literals(c for t in self.topics for c in [*t.cues, *t.negative, *t.requires])
         self.tag_literals = _Literals(c for _, cues in self.tags for c in cues)
@@ -412,7 +418,7 @@ class Classifier:
         return self._tag(paper, _Text.of(paper, self.tag_literals))
 
     def _score(self, paper: Paper, text: _Text, *, exact: bool) -> Paper:
-        scored = [t for t in self.topics if exact or t.reachable(text, paper.categories)]
+        scored = self.topics if exact else self._reachable(text, paper.categories)
         hits = [hit for topic in scored for hit in topic.hits(text, paper.categories)]
         scores = {t.name: round(float(sum(h.points for h in hits if h.topic == t.name)), 3) for t in scored}
         passed = [t for t in scored if scores[t.name] >= t.config.threshold]
@@ -425,6 +431,20 @@ class Classifier:
         best = max((scores.get(t.name, 0.0) for t in passed), default=0.0)
         centrality = {t.name: t.centrality(text, hits) for t in passed}
         return replace(paper, topics=tuple(t.name for t in passed), scores=scores, score=best, centrality=centrality)
+
+    def _reachable(self, text: _Text, categories: tuple[str, ...]) -> list[_Topic]:
+        """The topics whose found cues could reach the threshold: an upper bound, no regex run.
+
+        Most papers of a week are off-topic; this spares them every regex of every topic.
+        """
+        bound = dict(self.reach_always)
+        for found, reach in ((text.title_found, self.reach_title), (text.abstract_found, self.reach_abstract)):
+            for cue in found:
+                if (entry := reach.get(cue)) is not None:
+                    bound[entry[0]] += entry[1]
+        for topic in self.topics:
+            bound[topic] += sum(max(0.0, w) for c, w in topic.config.categories.items() if c in categories)
+        return [t for t in self.topics if bound[t] >= t.config.threshold]
 
     def _tag(self, paper: Paper, text: _Text) -> Paper:
         by_name = {t.name: t.config.tag for t in self.topics}
