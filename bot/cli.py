@@ -17,13 +17,25 @@ CHANNELS = ("telegram", "slack", "email")
 
 
 class _Group(click.Group):
-    """Turns the library's errors into one `Error: ...` line and exit status 1."""
+    """Turns every error into one `Error: ...` line and exit status 1: no command ends in a traceback.
+
+    The library's errors say what went wrong in the user's terms. Anything else is a bug: one line names the
+    command and the exception, and the traceback goes to the log (shown with -v).
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BotError as error:
             raise click.ClickException(str(error)) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            step = ctx.invoked_subcommand or ctx.info_name or "bot"
+            logging.getLogger("bot").info("internal error in %s", step, exc_info=True)  # shown with -v
+            raise click.ClickException(
+                f"internal error in {step}: {type(error).__name__}: {error}; rerun with -v for details"
+            ) from None
 
 
 class _Redact(logging.Filter):

@@ -127,3 +127,30 @@ def test_help_is_fast_to_import() -> None:
     code = "import sys, bot.cli; print(sorted(m for m in ('arxiv','jinja2','tinydb','pydantic') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_is_logged_with_v(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_config()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    # An injected failure: any bug must end as one line, never a traceback.
+    monkeypatch.setattr("bot.pipeline.publish", broken)
+    result = CliRunner().invoke(cli, ["digest", "--week", "2023-W18", "--dry-run"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: internal error in digest: RuntimeError: disk on fire; rerun with -v for details"
+    )
+    assert "Traceback" not in result.output
+    verbose = subprocess.run(
+        [sys.executable, "-c", "import sys, bot.pipeline as p; "
+         "p.publish = lambda *a, **k: (_ for _ in ()).throw(RuntimeError('disk on fire')); "
+         "from bot.cli import main; sys.argv = ['bot', '-v', 'digest', '--week', '2023-W18', '--dry-run']; main()"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert verbose.returncode == 1
+    assert "Traceback" in verbose.stderr and "RuntimeError: disk on fire" in verbose.stderr
+    assert verbose.stderr.strip().endswith("rerun with -v for details")
