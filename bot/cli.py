@@ -128,6 +128,14 @@ def digest(
         result = pipeline.publish(
             config, store, target, language=language, refresh=refresh, force=force, only=channel, progress=progress
         )
+    if result.empty:
+        from bot.channels import configured_channels
+
+        # With channels, this is the run's summary line; a printed digest gets it on stderr.
+        printing = dry_run or not configured_channels(config, channel)
+        click.echo(f"{target}: empty week: nothing sent", err=printing)
+        if not printing:
+            return
     if not result.reports:
         click.echo(render(result.digest, fmt, language, config), nl=False)
         return

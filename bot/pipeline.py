@@ -163,6 +163,11 @@ class Publication:
     digest: Digest
     reports: list[ChannelReport]
 
+    @property
+    def empty(self) -> bool:
+        """Whether the week had no paper to show: then nothing was frozen or sent."""
+        return not self.digest.items
+
 
 def publish(
     config: Config,
@@ -178,8 +183,10 @@ def publish(
 ) -> Publication:
     """Build (or reuse the frozen) digest of a week, freeze it, and deliver what the ledger lacks.
 
-    On a read-only store (a dry run) the digest is built and returned; nothing is written or sent.
+    On a read-only store (a dry run) the digest is built and returned; nothing is written or sent. A week
+    that has not finished is refused; a digest with no items is neither frozen nor sent.
     """
+    week.require_finished()
     channels = [] if store.read_only else configured_channels(config, only)  # config errors before network work
     if only and not channels and not store.read_only:
         raise ConfigError(f"channel {only!r} is not configured under channels ({config.source})")
@@ -192,6 +199,9 @@ def publish(
         digest = frozen
     else:
         digest = build_digest(config, store, week, progress)
+        if not digest.items:
+            log.warning("digest %s: no paper on the tracked topics; nothing frozen or sent", week)
+            return Publication(digest, [])
         if not store.read_only:
             freeze_digest(store, digest)
     if force:

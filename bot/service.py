@@ -79,7 +79,9 @@ class Service:
         failed = [r.line() for r in result.reports if not r.ok and not self.stopping.is_set()]
         if failed:
             send_alert(self.config, f"publishing {week} failed: " + "; ".join(failed))
-        if not result.reports:
+        if result.empty:
+            log.warning("publish %s: empty week: nothing sent", week)
+        elif not result.reports:
             log.info("publish %s: %d items frozen (no channel configured)", week, len(result.digest.items))
 
     def collect(self) -> None:

@@ -71,6 +71,16 @@ class Week:
         """The week before this one."""
         return Week.containing(self.start - timedelta(days=1))
 
+    def require_finished(self, now: datetime | None = None) -> None:
+        """Raise WeekError unless the week has ended: a digest of a week still running would miss papers."""
+        moment = now or datetime.now(UTC)
+        if self.end > moment:
+            state = "has not started" if self.start > moment else "has not finished"
+            raise WeekError(
+                f"week {self} {state} (it ends {self.end:%Y-%m-%d %H:%M} UTC); the last finished week is "
+                f"{Week.last_finished(moment)}"
+            )
+
     def contains(self, moment: datetime) -> bool:
         """Whether a tz-aware moment falls inside the week's UTC window."""
         return self.start <= moment < self.end

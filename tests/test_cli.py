@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from tests.chat_standins import TelegramStandIn
 from tests.standins import ArxivStandIn, synthetic_week, week_monday
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,8 +58,38 @@ def test_published_papers_are_not_featured_again(arxiv_api: ArxivStandIn, write_
     arxiv_api.entries = synthetic_week(40, week_monday("2023-W19"))
     for entry, old in zip(arxiv_api.entries, synthetic_week(40, week_monday("2023-W18")), strict=True):
         entry.id = old.id
-    nxt = json.loads(run("digest", "--week", "2023-W19", "--format", "json").output)
-    assert nxt["items"] == []
+    nxt = run("digest", "--week", "2023-W19", "--format", "json")
+    assert json.loads(nxt.stdout)["items"] == []
+    assert nxt.stderr == "2023-W19: empty week: nothing sent\n"
+
+
+def test_an_empty_week_is_neither_sent_nor_frozen(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn
+) -> None:
+    arxiv_api.entries = [e for e in synthetic_week(40, week_monday("2023-W18")) if "Part" in e.title]  # off-topic
+    write_config(f"channels:\n  telegram: {{token: '123:abc', chat_id: 42, base_url: '{telegram.url}', "
+                 "min_interval_seconds: 0}\n")  # fmt: skip
+    result = run("digest", "--week", "2023-W18")
+    assert result.exit_code == 0
+    assert result.output == "2023-W18: empty week: nothing sent\n"
+    assert telegram.messages == []
+    status = run("status")
+    assert "2023-W18" not in status.output  # nothing frozen: a later run may still fill the week
+
+
+@pytest.mark.parametrize("week", ["2099-W01", "current"])
+def test_unfinished_and_future_weeks_are_refused(write_config: WriteConfig, arxiv_api: ArxivStandIn, week: str) -> None:
+    from datetime import UTC, datetime
+
+    from bot.week import Week
+
+    write_config()
+    target = str(Week.containing(datetime.now(UTC))) if week == "current" else week
+    result = CliRunner().invoke(cli, ["digest", "--week", target, "--dry-run"])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: week {target} has not ")
+    assert "the last finished week is" in result.output
+    assert arxiv_api.requests == []
 
 
 def test_arxiv_outage_is_one_line_and_non_zero(arxiv_api: ArxivStandIn, write_config: WriteConfig) -> None:
