@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 import click
 
-from bot.errors import BotError
+from bot.errors import BotError, SourceError
 
 FORMATS = ("text", "markdown", "json")
 LANGUAGES = ("ko", "en", "zh")
@@ -113,6 +115,7 @@ def digest(
       bot digest --week 2023-W18 --explain
     """
     from bot import pipeline
+    from bot.channels import configured_channels
     from bot.progress import paper_progress
     from bot.render import render
     from bot.week import Week
@@ -120,19 +123,17 @@ def digest(
     config = _config(ctx)
     target = Week.parse(week) if week else Week.last_finished()
     language = lang or config.digest.language
-    if explain:
-        with pipeline.open_store(config, read_only=True) as store, paper_progress(f"arXiv {target}") as progress:
-            click.echo(pipeline.explain_ranking(config, store, target, progress), nl=False)
-        return
-    with pipeline.open_store(config, read_only=dry_run) as store, paper_progress(f"arXiv {target}") as progress:
-        result = pipeline.publish(
-            config, store, target, language=language, refresh=refresh, force=force, only=channel, progress=progress
-        )
+    printing = explain or dry_run or not configured_channels(config, channel)
+    with _says_what_did_not_happen("printed nothing" if printing else "sent nothing"):
+        if explain:
+            with pipeline.open_store(config, read_only=True) as store, paper_progress(f"arXiv {target}") as progress:
+                click.echo(pipeline.explain_ranking(config, store, target, progress), nl=False)
+            return
+        with pipeline.open_store(config, read_only=dry_run) as store, paper_progress(f"arXiv {target}") as progress:
+            result = pipeline.publish(config, store, target, language=language, refresh=refresh, force=force,
+                                      only=channel, progress=progress)  # fmt: skip
     if result.empty:
-        from bot.channels import configured_channels
-
         # With channels, this is the run's summary line; a printed digest gets it on stderr.
-        printing = dry_run or not configured_channels(config, channel)
         click.echo(f"{target}: empty week: nothing sent", err=printing)
         if not printing:
             return
@@ -260,9 +261,22 @@ def notes(ctx: click.Context, week: str | None) -> None:
 
     config = _config(ctx)
     target = Week.parse(week) if week else Week.last_finished()
-    with pipeline.open_store(config, read_only=True) as store, paper_progress(f"arXiv {target}") as progress:
+    with (
+        _says_what_did_not_happen("wrote no draft"),
+        pipeline.open_store(config, read_only=True) as store,
+        paper_progress(f"arXiv {target}") as progress,
+    ):
         path = pipeline.draft_notes(config, store, target, progress)
     click.echo(f"wrote {path}")
+
+
+@contextmanager
+def _says_what_did_not_happen(words: str) -> Iterator[None]:
+    """A source failure ends the command: its one line also says what the command did not do."""
+    try:
+        yield
+    except SourceError as error:
+        raise BotError(f"{error}; {words}") from None
 
 
 def _record(line: str, number: int, name: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@ BotError
 │   ├── StoreCorruptError    the file is not a valid store; it is left untouched
 │   └── StoreLockedError     another bot process holds the store
 ├── SourceError          a paper source failed
-│   └── ArxivOutageError     arXiv answered nothing usable after every retry
+│   ├── ArxivOutageError     arXiv answered nothing usable after every retry (timeouts, 5xx, 429, empty pages)
+│   └── UnreachableError     a host cannot be reached at all (name, refused connection, TLS, a 4xx): no retry
 └── NotesError           an editor's notes file is wrong (names the file and the line)
 """
 
@@ -55,3 +56,7 @@ class DeliveryError(BotError):
         super().__init__(message)
         # The remote side may have received it (a timeout after sending): the ledger keeps it pending.
         self.ambiguous = ambiguous
+
+
+class UnreachableError(SourceError):
+    """A source's host cannot be resolved or connected to, fails TLS, or refuses the request: retrying won't help."""

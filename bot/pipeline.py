@@ -14,7 +14,7 @@ from bot.commentary import extractive, safe_commentary
 from bot.config import Config
 from bot.delivery import ChannelReport, deliver
 from bot.digest import Digest, DigestItem, featured_elsewhere, freeze_digest, load_digest
-from bot.errors import ArxivOutageError, BotError, ConfigError
+from bot.errors import BotError, ConfigError, SourceError
 from bot.ledger import Ledger
 from bot.notes import Note, Notes, load_notes, notes_path
 from bot.paper import Paper, arxiv_key, clean_text, merge_all
@@ -56,7 +56,7 @@ def collect(
             looked_up = arxiv_source.fetch_ids(missing, config.sources.arxiv)
             # An editor's pin is explicit; a curated mention counts only for the week of the paper's first version.
             papers += [p for p in looked_up if p.key in pinned or week.contains(p.published)]
-        except ArxivOutageError as error:
+        except SourceError as error:
             log.warning("could not look up %d arXiv ids (curated or pinned): %s", len(missing), error)
     found = {p.key for p in papers}
     return merge_all(papers + [p for p in mentions if p.key in found or not p.is_arxiv])

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 
 from bot.config import ArxivConfig
-from bot.errors import ArxivOutageError
+from bot.errors import ArxivOutageError, UnreachableError
 from bot.paper import arxiv_key
 from bot.sources.arxiv import fetch_week, week_query
 from bot.week import Week
@@ -74,9 +74,30 @@ def test_persistent_errors_fail_loudly(arxiv_api: ArxivStandIn) -> None:
         fetch_week(WEEK, config(arxiv_api.url))
 
 
-def test_unreachable_server_fails_loudly() -> None:
-    with pytest.raises(ArxivOutageError, match="ConnectionError"):
-        fetch_week(WEEK, config("http://127.0.0.1:9/api/query", retries=1))
+def test_a_refused_connection_fails_at_once_naming_the_address() -> None:
+    with pytest.raises(UnreachableError, match=r"127\.0\.0\.1:9 refused the connection"):
+        fetch_week(WEEK, config("http://127.0.0.1:9/api/query", retries=3, backoff_seconds=60))
+
+
+def test_an_unresolvable_host_fails_at_once_with_the_cause() -> None:
+    # .invalid never resolves (RFC 2606); with retries a failure would wait 60 s before the next try
+    with pytest.raises(UnreachableError, match="cannot resolve export.nothing.invalid — is the network up?"):
+        fetch_week(WEEK, config("https://export.nothing.invalid/api/query", retries=3, backoff_seconds=60))
+
+
+@pytest.mark.parametrize("status", [400, 404, 403])
+def test_a_client_error_is_not_retried(arxiv_api: ArxivStandIn, status: int) -> None:
+    arxiv_api.script = [status, status]
+    with pytest.raises(UnreachableError, match=f"answered HTTP {status}"):
+        fetch_week(WEEK, config(arxiv_api.url, retries=3))
+    assert len(arxiv_api.requests) == 1
+
+
+def test_429_and_5xx_are_retried(arxiv_api: ArxivStandIn) -> None:
+    arxiv_api.entries = synthetic_week(5, week_monday("2023-W18"))
+    arxiv_api.script = [429, 503]
+    assert len(fetch_week(WEEK, config(arxiv_api.url, retries=3))) == 5
+    assert len(arxiv_api.requests) == 3
 
 
 @pytest.mark.parametrize(

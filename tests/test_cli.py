@@ -2,6 +2,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -185,3 +186,24 @@ def test_an_unexpected_error_is_one_line_and_its_traceback_is_logged_with_v(
     assert verbose.returncode == 1
     assert "Traceback" in verbose.stderr and "RuntimeError: disk on fire" in verbose.stderr
     assert verbose.stderr.strip().endswith("rerun with -v for details")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [(["digest", "--week", "2023-W18", "--dry-run"], "printed nothing"),
+     (["digest", "--week", "2023-W18", "--explain"], "printed nothing"),
+     (["notes", "--week", "2023-W18"], "wrote no draft")],
+)  # fmt: skip
+def test_offline_the_first_command_fails_at_once_with_the_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], words: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yaml").write_text(
+        "sources:\n  arxiv: {api_url: 'https://export.arxiv.invalid/api/query', backoff_seconds: 10}\n  feeds: []\n"
+    )
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, args)
+    assert time.monotonic() - started < 5  # no retry: the first backoff alone is 10 s
+    assert result.exit_code == 1
+    assert result.output == (f"Error: arXiv: cannot resolve export.arxiv.invalid — is the network up?; {words}\n")
+    assert not (tmp_path / "notes").exists()

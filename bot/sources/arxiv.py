@@ -8,16 +8,19 @@ and ours back off and resume at the offset reached, and zero papers for a week i
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import arxiv
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NameResolutionError
 
 from bot.config import ArxivConfig
-from bot.errors import ArxivOutageError
+from bot.errors import ArxivOutageError, UnreachableError
 from bot.paper import ARXIV_SOURCE, Paper, abs_url, arxiv_key, clean_text
 from bot.week import Week
 
@@ -86,6 +89,47 @@ def to_paper(result: arxiv.Result) -> Paper:
     )
 
 
+def permanent_cause(error: BaseException, url: str) -> str | None:
+    """Why a request failed for good (no retry can help), or None when it may succeed later.
+
+    Permanent: the host name does not resolve, the connection is refused, TLS fails, or a 4xx other than 429.
+    Transient: timeouts, 5xx, 429, dropped connections, empty pages.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or url, parts.port or (443 if parts.scheme == "https" else 80)
+    if isinstance(error, arxiv.HTTPError):
+        if 400 <= error.status < 500 and error.status != 429:
+            return f"{url} answered HTTP {error.status}: is this the arXiv API (sources.arxiv.api_url)?"
+        return None
+    if isinstance(error, requests.exceptions.SSLError):
+        return f"TLS with {host} failed ({_innermost(error)}): is the clock right, or a proxy in the way?"
+    if not isinstance(error, requests.exceptions.ConnectionError):
+        return None
+    for cause in _causes(error):
+        if isinstance(cause, socket.gaierror | NameResolutionError):
+            return f"cannot resolve {host} — is the network up?"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"{host}:{port} refused the connection — is the address right and the server up?"
+    return None
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and everything it wraps (`__cause__`, `__context__`, urllib3's `reason`, exception args)."""
+    seen: set[int] = set()
+    stack: list[Any] = [error]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+
+
+def _innermost(error: BaseException) -> str:
+    return str(list(_causes(error))[-1]) or type(error).__name__
+
+
 def _describe(error: Exception) -> str:
     if isinstance(error, arxiv.HTTPError):
         return f"HTTP {error.status}"
@@ -111,11 +155,14 @@ def _results(client: arxiv.Client, search: arxiv.Search, config: ArxivConfig) ->
                 raise _EmptyPage()
             return
         except _TRANSIENT as error:
+            cause = permanent_cause(error, config.api_url)
+            if cause is not None:
+                raise UnreachableError(f"arXiv: {cause}") from None
             failures += 1
             if failures > config.retries:
                 raise ArxivOutageError(
                     f"arXiv API at {config.api_url} failed {failures} times ({_describe(error)}) "
-                    f"after {offset} papers; not publishing an incomplete week — try again later"
+                    f"after {offset} papers — try again later"
                 ) from None
             wait = config.backoff_seconds * 2 ** (failures - 1)
             log.warning("arXiv: %s at offset %d; retry %d/%d in %.0f s",
@@ -160,7 +207,8 @@ def probe(config: ArxivConfig) -> str:
     try:
         results = list(client.results(search))
     except _TRANSIENT as error:
-        raise ArxivOutageError(f"{config.api_url}: {_describe(error)}") from None
+        cause = permanent_cause(error, config.api_url)
+        raise ArxivOutageError(cause or f"{config.api_url}: {_describe(error)}") from None
     if not results:
         raise ArxivOutageError(f"{config.api_url} answered with no papers for cat:{config.categories[0]}")
     return f"{config.api_url} answered (latest: {results[0].get_short_id()})"
