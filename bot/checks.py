@@ -16,7 +16,8 @@ def run_checks(config: Config, *, network: bool = True) -> Iterator[Check]:
     """Each check as (name, passed, detail); network checks post nothing."""
     from bot.channels import configured_channels
 
-    yield "config", True, config.source
+    yield "config", True, f"{config.source}: keys, environment variables, schedules, time zones, regexes"
+    yield _check("templates", _templates)
     channels = []
     for name in ("telegram", "slack", "email"):
         if getattr(config.channels, name) is None:
@@ -46,6 +47,22 @@ def _check(name: str, probe: Callable[[], str]) -> Check:
         return name, True, probe()
     except BotError as error:
         return name, False, str(error)
+
+
+def _templates() -> str:
+    """Every shipped template parses."""
+    import jinja2
+
+    from bot.render import environment
+
+    env = environment()
+    names = env.list_templates()
+    for name in names:
+        try:
+            env.get_template(name)
+        except jinja2.TemplateSyntaxError as error:
+            raise BotError(f"{name} line {error.lineno}: {error.message}") from None
+    return f"{len(names)} templates parse"
 
 
 def _arxiv(config: Config) -> str:

@@ -216,8 +216,14 @@ def check(ctx: click.Context, no_network: bool) -> None:
       bot --config config.yaml check
     """
     from bot.checks import run_checks
+    from bot.errors import ConfigError
 
-    config = _config(ctx)
+    try:
+        config = _config(ctx)
+    except ConfigError as error:  # one line per problem, each naming its key and the file
+        for problem in error.problems:
+            click.echo(f"FAIL config: {problem}" + (f" ({error.source})" if error.source else ""))
+        raise click.ClickException(f"{len(error.problems)} check(s) failed") from None
     failures = 0
     for name, ok, detail in run_checks(config, network=not no_network):
         failures += not ok

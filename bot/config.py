@@ -139,6 +139,15 @@ class ScheduleEntry(_Strict):
     minute: int = Field(0, ge=0, le=59)
     timezone: str = "UTC"
 
+    def trigger(self) -> Any:
+        """An APScheduler cron trigger for the entry (day names, never crontab numbers)."""
+        from zoneinfo import ZoneInfo
+
+        from apscheduler.triggers.cron import CronTrigger
+
+        return CronTrigger(day_of_week=self.day_of_week, hour=self.hour, minute=self.minute,
+                           timezone=ZoneInfo(self.timezone))  # fmt: skip
+
 
 class ScheduleConfig(_Strict):
     publish: ScheduleEntry = ScheduleEntry(day_of_week="tue", hour=3)
@@ -186,7 +195,6 @@ class Config(_Strict):
     commentary: CommentaryConfig = CommentaryConfig()
 
     _source: str = PrivateAttr("built-in defaults")
-    _missing_env: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -205,12 +213,6 @@ class Config(_Strict):
         ]
         return [v for v in values if v and not _ENV_RE.search(v)]
 
-    def require(self, prefix: str) -> None:
-        """Raise ConfigError if a key under `prefix` refers to an unset environment variable."""
-        for key, var in self._missing_env.items():
-            if key == prefix or key.startswith(prefix + "."):
-                raise ConfigError(f"{key}: environment variable {var} is not set ({self._source})")
-
 
 @cache
 def _packaged_defaults() -> dict[str, Any]:
@@ -218,32 +220,75 @@ def _packaged_defaults() -> dict[str, Any]:
     return data
 
 
-def _substitute(node: Any, path: str, missing: dict[str, str]) -> Any:
-    """Replace `${VAR}` in every string; remember the keys whose variable is unset."""
+SECRET_KEYS = ("token", "password", "api_key", "webhook_url")
+
+
+def _substitute(node: Any, path: str, missing: dict[str, str], used: set[str]) -> Any:
+    """Replace `${VAR}` in every string; record the keys whose variable is unset and the values used.
+
+    An empty value counts as unset for a secret (`TELEGRAM_TOKEN=` is no token).
+    """
     if isinstance(node, dict):
-        return {k: _substitute(v, f"{path}.{k}" if path else str(k), missing) for k, v in node.items()}
+        return {k: _substitute(v, f"{path}.{k}" if path else str(k), missing, used) for k, v in node.items()}
     if isinstance(node, list):
-        return [_substitute(v, f"{path}.{i}", missing) for i, v in enumerate(node)]
+        return [_substitute(v, f"{path}.{i}", missing, used) for i, v in enumerate(node)]
     if isinstance(node, str):
-        unset = [m.group(1) for m in _ENV_RE.finditer(node) if m.group(1) not in os.environ]
-        if unset:
-            missing[path] = unset[0]
-            return node
-        return _ENV_RE.sub(lambda m: os.environ[m.group(1)], node)
+        secret = path.rsplit(".", 1)[-1] in SECRET_KEYS
+        for match in _ENV_RE.finditer(node):
+            value = os.environ.get(match.group(1))
+            if value is None or (secret and not value.strip()):
+                missing.setdefault(path, match.group(1))
+            elif value:
+                used.add(value)
+        return _ENV_RE.sub(lambda m: os.environ.get(m.group(1), m.group(0)), node)
     return node
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: dict[str, Any], used: set[str]) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key"
     if error["type"] == "missing":
         return f"{key}: required key is missing"
-    return f"{key}: {error['msg']} (got {error.get('input')!r})"
+    got = error.get("input")
+    # A value from the environment may be a secret: errors never show it.
+    hidden = any(part in SECRET_KEYS for part in map(str, error["loc"])) or any(v in repr(got) for v in used)
+    return f"{key}: {error['msg']}" + ("" if hidden else f" (got {got!r})")
+
+
+def _semantic_problems(config: Config) -> list[str]:
+    """What the types cannot say: schedules that build, time zones that exist, regexes that compile."""
+    from zoneinfo import ZoneInfoNotFoundError
+
+    problems = []
+    for name in ("publish", "collect"):
+        entry: ScheduleEntry = getattr(config.schedule, name)
+        try:
+            entry.trigger()
+        except (ZoneInfoNotFoundError, ValueError, KeyError) as error:
+            bad_zone = isinstance(error, ZoneInfoNotFoundError | KeyError) or "zone" in str(error).lower()
+            field = "timezone" if bad_zone else "day_of_week"
+            value = entry.timezone if bad_zone else entry.day_of_week
+            problems.append(f"schedule.{name}.{field}: {value!r} is not a valid {field.replace('_', ' ')}"
+                            + ("" if bad_zone else " (mon, tue, ..., sun, ranges like mon-fri, or *)"))  # fmt: skip
+    patterns = [(f"topics.{name}.{kind}", p) for name, topic in config.topics.items()
+                for kind in ("cues", "negative") for p in getattr(topic, kind)]  # fmt: skip
+    patterns += [(f"topics.{name}.requires.{i}", p)
+                 for name, topic in config.topics.items() for i, p in enumerate(topic.requires)]  # fmt: skip
+    patterns += [(f"tags.{tag}.{i}", p) for tag, ps in config.tags.items() for i, p in enumerate(ps)]
+    for key, pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            problems.append(f"{key}: invalid regular expression {pattern!r}: {error}")
+    return problems
 
 
 def parse_config(text: str, source: str) -> Config:
-    """Validate YAML text into a Config; `source` names the file in error messages."""
+    """Validate YAML text into a Config; `source` names the file in error messages.
+
+    Every problem is found at once and reported as `key: what is wrong` (see ConfigError.problems).
+    """
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -255,14 +300,21 @@ def parse_config(text: str, source: str) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys, not {type(raw).__name__}")
     missing: dict[str, str] = {}
-    data = _substitute(raw, "", missing)
+    used: set[str] = set()
+    data = _substitute(raw, "", missing, used)
+    problems = [f"{key}: environment variable {var} is not set" for key, var in missing.items()]
+    config = None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(_describe(dict(e)) for e in exc.errors())
-        raise ConfigError(f"{problems} ({source})") from None
+        # A key whose variable is unset is already reported; its literal `${VAR}` would only blame the type.
+        problems += [_describe(dict(e), used) for e in exc.errors()
+                     if ".".join(map(str, e["loc"])) not in missing]  # fmt: skip
+    if config is not None:
+        problems += _semantic_problems(config)
+    if problems or config is None:
+        raise ConfigError(f"{'; '.join(problems)} ({source})", problems, source)
     config._source = source
-    config._missing_env = missing
     return config
 
 

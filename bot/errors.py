@@ -18,7 +18,12 @@ class BotError(Exception):
 
 
 class ConfigError(BotError):
-    """A configuration file or value is invalid."""
+    """A configuration file or value is invalid; `problems` lists each one as `key: what is wrong`."""
+
+    def __init__(self, message: str, problems: list[str] | None = None, source: str = "") -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+        self.source = source
 
 
 class WeekError(BotError):

@@ -133,7 +133,6 @@ def build_digest(config: Config, store: Store, week: Week, progress: Progress | 
     if settings is not None:
         from bot.llm import llm_commentary
 
-        config.require("commentary.llm")
         wanted = [p for p in chosen if not ((note := notes.get(p.key)) and note.commentary)]
         language = settings.language or config.digest.language
         llm = llm_commentary(wanted, settings, language, settings.max_chars or config.commentary.max_chars, store)

@@ -15,7 +15,6 @@ import threading
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot import curated, pipeline
 from bot.alerts import send_alert
@@ -28,17 +27,9 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 12.0
 
 
-def trigger(entry: ScheduleEntry) -> Any:
-    """An APScheduler cron trigger for a schedule entry (day names, never crontab numbers)."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    return CronTrigger(day_of_week=entry.day_of_week, hour=entry.hour, minute=entry.minute,
-                       timezone=ZoneInfo(entry.timezone))  # fmt: skip
-
-
 def publish_time(week: Week, entry: ScheduleEntry) -> datetime:
     """When the publish job first runs after the week has ended."""
-    fire: datetime = trigger(entry).get_next_fire_time(None, week.end)
+    fire: datetime = entry.trigger().get_next_fire_time(None, week.end)
     return fire
 
 
@@ -50,9 +41,9 @@ def due_week(now: datetime, entry: ScheduleEntry) -> Week:
 
 def next_runs(config: Config, now: datetime) -> dict[str, datetime]:
     """The next publish and collect times."""
-    runs = {"publish": trigger(config.schedule.publish).get_next_fire_time(None, now)}
+    runs = {"publish": config.schedule.publish.trigger().get_next_fire_time(None, now)}
     if config.sources.feeds:
-        runs["collect"] = trigger(config.schedule.collect).get_next_fire_time(None, now)
+        runs["collect"] = config.schedule.collect.trigger().get_next_fire_time(None, now)
     return runs
 
 
@@ -122,9 +113,9 @@ class Service:
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"misfire_grace_time": 6 * 3600, "coalesce": True, "max_instances": 1},
         )
-        scheduler.add_job(self.publish_due, trigger(self.config.schedule.publish), id="publish")
+        scheduler.add_job(self.publish_due, self.config.schedule.publish.trigger(), id="publish")
         if self.config.sources.feeds:
-            scheduler.add_job(self.collect, trigger(self.config.schedule.collect), id="collect")
+            scheduler.add_job(self.collect, self.config.schedule.collect.trigger(), id="collect")
         scheduler.add_job(self.publish_due, id="catch-up", next_run_time=datetime.now(UTC))
 
         def stop(signum: int, frame: FrameType | None) -> None:

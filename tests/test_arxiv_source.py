@@ -81,7 +81,7 @@ def test_a_refused_connection_fails_at_once_naming_the_address() -> None:
 
 def test_an_unresolvable_host_fails_at_once_with_the_cause() -> None:
     # .invalid never resolves (RFC 2606); with retries a failure would wait 60 s before the next try
-    with pytest.raises(UnreachableError, match="cannot resolve export.nothing.invalid — is the network up?"):
+    with pytest.raises(UnreachableError, match=r"cannot resolve export\.nothing\.invalid — is the network up\?"):
         fetch_week(WEEK, config("https://export.nothing.invalid/api/query", retries=3, backoff_seconds=60))
 
 

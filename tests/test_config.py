@@ -53,12 +53,46 @@ def test_env_is_substituted(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.channels.telegram.chat_id == "42"
 
 
-def test_missing_env_is_an_error_only_when_used(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unset_variable_anywhere_is_an_error_naming_it_and_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STORE_DIR", raising=False)
     monkeypatch.delenv("NOPE_TOKEN", raising=False)
-    config = parse_config("channels:\n  telegram: {token: '${NOPE_TOKEN}', chat_id: 1}\n", "c.yaml")
-    config.require("channels.slack")  # unrelated key: fine
-    with pytest.raises(ConfigError, match=r"channels\.telegram\.token: environment variable NOPE_TOKEN.*c\.yaml"):
-        config.require("channels.telegram")
+    text = "store:\n  path: ${STORE_DIR}/paperbot.json\n  lock_timeout_seconds: ${STORE_DIR}\n"
+    with pytest.raises(ConfigError) as error:
+        parse_config(text + "channels:\n  telegram: {token: '${NOPE_TOKEN}', chat_id: 1}\n", "c.yaml")
+    assert error.value.problems == [
+        "store.path: environment variable STORE_DIR is not set",
+        "store.lock_timeout_seconds: environment variable STORE_DIR is not set",  # not a type error
+        "channels.telegram.token: environment variable NOPE_TOKEN is not set",
+    ]
+    assert str(error.value).endswith("(c.yaml)")
+
+
+def test_an_empty_secret_is_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMPTY_TOKEN", "")
+    with pytest.raises(ConfigError, match=r"channels\.telegram\.token: environment variable EMPTY_TOKEN is not set"):
+        parse_config("channels:\n  telegram: {token: '${EMPTY_TOKEN}', chat_id: 1}\n", "c.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("schedule:\n  publish: {day_of_week: tusday}\n", "schedule.publish.day_of_week: 'tusday' is not a valid"),
+     ("schedule:\n  collect: {timezone: Mars/Olympus}\n", "schedule.collect.timezone: 'Mars/Olympus' is not a valid"),
+     ("topics:\n  t: {cues: {'(unclosed': 1}}\n", "topics.t.cues: invalid regular expression '(unclosed'"),
+     ("topics:\n  t: {requires: ['[a-']}\n", "topics.t.requires.0: invalid regular expression '[a-'"),
+     ("tags:\n  x: ['*star']\n", "tags.x.0: invalid regular expression '*star'")],
+)  # fmt: skip
+def test_what_would_crash_later_fails_at_load(text: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config(text, "c.yaml")
+    assert [p for p in error.value.problems if p.startswith(problem)]
+
+
+def test_a_secret_from_the_environment_never_shows_in_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TG", "987654:SECRET-VALUE")
+    with pytest.raises(ConfigError) as error:
+        parse_config("channels:\n  telegram: '${TG}'\n", "c.yaml")
+    assert "SECRET" not in str(error.value)
+    assert "channels.telegram: " in str(error.value)
 
 
 def test_config_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -48,9 +48,28 @@ def test_check_fails_on_a_bad_token_and_an_unset_variable(
     write_config(channels(telegram, slack, "${UNSET_TOKEN_FOR_TEST}"))
     offline = CliRunner().invoke(cli, ["check", "--no-network"])
     assert offline.exit_code == 1
-    assert (
-        "FAIL telegram settings: channels.telegram.token: environment variable UNSET_TOKEN_FOR_TEST" in offline.output
+    assert "FAIL config: channels.telegram.token: environment variable UNSET_TOKEN_FOR_TEST is not set (" in (
+        offline.output
     )
+
+
+def test_check_lists_every_config_problem_on_its_own_line(write_config: WriteConfig) -> None:
+    path = write_config(
+        "schedule:\n  publish: {day_of_week: tusday, timezone: Mars/Olympus}\n"
+        "topics:\n  t: {cues: {'(bad': 1}}\n"
+        "store:\n  path: ${UNSET_DIR_FOR_TEST}/x.json\n"
+    )
+    result = CliRunner().invoke(cli, ["check", "--no-network"])
+    assert result.exit_code == 1
+    fails = [line for line in result.output.splitlines() if line.startswith("FAIL config: ")]
+    assert len(fails) == 3 and all(line.endswith(f"({path})") for line in fails)
+    assert any("schedule.publish.timezone" in line for line in fails)
+    assert any("topics.t.cues" in line for line in fails)
+    assert any("store.path: environment variable UNSET_DIR_FOR_TEST" in line for line in fails)
+    for command in (["status"], ["digest", "--dry-run"], ["run"]):  # the same problems end every command cleanly
+        other = CliRunner().invoke(cli, command)
+        assert other.exit_code == 1 and other.output.startswith("Error: ") and "Traceback" not in other.output
+        assert "schedule.publish.timezone" in other.output
 
 
 def test_status_shows_digests_ledger_and_next_runs(arxiv_api: ArxivStandIn, write_config: WriteConfig,

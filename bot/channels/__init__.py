@@ -17,7 +17,6 @@ def configured_channels(config: Config, only: str | None = None) -> list[Channel
     for name, cls in registry.items():
         settings = getattr(config.channels, name)
         if settings is not None and only in (None, name):
-            config.require(f"channels.{name}")
             channels.append(cls(settings))
     return channels
 
