@@ -81,7 +81,11 @@ def status_lines(config: Config, weeks: int) -> Iterator[str]:
     with open_store(config, read_only=True) as store:
         rows = sorted(store.table("digests").all(), key=lambda r: r["week"], reverse=True)[:weeks]
         ledger = Ledger(store)
-        yield f"store {store.path} ({store.size_bytes()} bytes)"
+        yield (
+            f"store {store.path} ({store.size_bytes()} bytes)"
+            if store.path.exists()
+            else f"no store yet ({store.path})"
+        )
         if not rows:
             yield "no digest published yet"
         for row in rows:

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import Any
 
 import click
 
@@ -150,10 +150,10 @@ def digest(
 
 
 @cli.command()
-@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.argument("source", default="-")
 @click.option("--explain", is_flag=True, help="Add which cues fired for which topic, with their points.")
 @click.pass_context
-def classify(ctx: click.Context, source: IO[str], explain: bool) -> None:
+def classify(ctx: click.Context, source: str, explain: bool) -> None:
     """Classify JSON lines (title, abstract, categories) from SOURCE or stdin.
 
     Writes one JSON line per input line, in order, with `topics`, `scores` and `tags` added
@@ -169,11 +169,12 @@ def classify(ctx: click.Context, source: IO[str], explain: bool) -> None:
 
     config = _config(ctx)
     classifier = Classifier(config.topics, config.tags)
-    for number, line in enumerate(source, start=1):
+    name = "<stdin>" if source == "-" else source
+    for number, line in enumerate(_lines(source), start=1):
         if not line.strip():
             continue
-        record = _record(line, number, source.name)
-        paper = classifier.classify(paper_from_record(record, f"{source.name} line {number}"))
+        record = _record(line, number, name)
+        paper = classifier.classify(paper_from_record(record, f"{name} line {number}"))
         out = {**record, "topics": list(paper.topics), "scores": paper.scores, "tags": list(paper.tags)}
         if explain:
             out["explain"] = [vars(hit) for hit in classifier.explain(paper)]
@@ -233,7 +234,9 @@ def check(ctx: click.Context, no_network: bool) -> None:
 
 
 @cli.command()
-@click.option("--weeks", default=5, show_default=True, help="How many recent digests to show.")
+@click.option(
+    "--weeks", default=5, show_default=True, type=click.IntRange(min=1), help="How many recent digests to show."
+)
 @click.pass_context
 def status(ctx: click.Context, weeks: int) -> None:
     """Show recent digests, each channel's delivery state, failing feeds and the next scheduled runs.
@@ -283,6 +286,18 @@ def _says_what_did_not_happen(words: str) -> Iterator[None]:
         yield
     except SourceError as error:
         raise BotError(f"{error}; {words}") from None
+
+
+def _lines(source: str) -> Iterator[str]:
+    """The lines of a UTF-8 file, or of stdin for `-`; a missing or undecodable file is a BotError."""
+    name = "<stdin>" if source == "-" else source
+    try:
+        with click.open_file(source, "r", encoding="utf-8") as file:
+            yield from file
+    except OSError as error:
+        raise BotError(f"cannot read {name}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise BotError(f"{name} is not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
 def _record(line: str, number: int, name: str) -> dict[str, Any]:

@@ -284,17 +284,36 @@ def _semantic_problems(config: Config) -> list[str]:
     return problems
 
 
-def parse_config(text: str, source: str) -> Config:
+# Keys holding paths: relative ones in a file are relative to that file's folder.
+PATH_KEYS = (("store", "path"), ("digest", "notes_dir"), ("channels", "email", "ca_file"))
+
+
+def _relative_to(data: dict[str, Any], folder: Path) -> None:
+    """Make the relative paths a config file sets relative to its folder (in place)."""
+    for *parents, leaf in PATH_KEYS:
+        node: Any = data
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(leaf), str) and node[leaf]:
+            path = Path(node[leaf]).expanduser()
+            node[leaf] = str(path if path.is_absolute() else folder / path)
+
+
+def parse_config(text: str, source: str, folder: Path | None = None) -> Config:
     """Validate YAML text into a Config; `source` names the file in error messages.
 
-    Every problem is found at once and reported as `key: what is wrong` (see ConfigError.problems).
+    Every problem is found at once and reported as `key: what is wrong` (see ConfigError.problems). With
+    `folder`, relative paths the text sets are taken relative to it.
     """
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        # The parser notices some mistakes a line late ("[1" unclosed): say where the construct began.
+        began = (f" ({exc.context} on line {context.line + 1})"  # type: ignore[attr-defined]
+                 if context is not None and mark is not None and context.line != mark.line else "")  # fmt: skip
+        raise ConfigError(f"{source}{where}: invalid YAML: {getattr(exc, 'problem', exc)}{began}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -302,6 +321,8 @@ def parse_config(text: str, source: str) -> Config:
     missing: dict[str, str] = {}
     used: set[str] = set()
     data = _substitute(raw, "", missing, used)
+    if folder is not None:
+        _relative_to(data, folder)
     problems = [f"{key}: environment variable {var} is not set" for key, var in missing.items()]
     config = None
     try:
@@ -323,6 +344,8 @@ def find_config_path(explicit: str | None) -> Path | None:
     for candidate in (explicit, os.environ.get("BOT_CONFIG")):
         if candidate:
             path = Path(candidate)
+            if path.is_dir():
+                raise ConfigError(f"{path} is a folder; --config (or $BOT_CONFIG) names a config file")
             if not path.is_file():
                 raise ConfigError(f"config file {path} does not exist")
             return path
@@ -339,4 +362,4 @@ def load_config(explicit: str | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), path.resolve().parent)

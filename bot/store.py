@@ -142,7 +142,10 @@ class Store:
         self._release()
 
     def _acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the store's folder {self.path.parent}: {error.strerror}") from None
         try:
             self._lock.acquire(timeout=self.lock_timeout)
         except Timeout:
@@ -165,7 +168,9 @@ class Store:
     def _backup_and_init(self, data: dict[str, Any] | None) -> None:
         if data is not None:
             # A known-good copy for the day the file gets damaged (the error message names it).
-            shutil.copyfile(self.path, self.path.with_name(self.path.name + ".bak"))
+            backup = self.path.with_name(self.path.name + ".bak")
+            shutil.copyfile(self.path, backup)
+            backup.chmod(0o600)  # as private as the store: it holds the same ledger and digests
         if not self.table("meta").all():
             self.table("meta").insert({"schema": SCHEMA_VERSION})
 

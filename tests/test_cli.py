@@ -207,3 +207,26 @@ def test_offline_the_first_command_fails_at_once_with_the_cause(
     assert result.exit_code == 1
     assert result.output == (f"Error: arXiv: cannot resolve export.arxiv.invalid — is the network up?; {words}\n")
     assert not (tmp_path / "notes").exists()
+
+
+def test_classify_reads_files_with_one_line_errors(tmp_path: Path, write_config: WriteConfig) -> None:
+    write_config()
+    missing = CliRunner().invoke(cli, ["classify", str(tmp_path / "missing.jsonl")])
+    assert (missing.exit_code, missing.output) == (
+        1,
+        f"Error: cannot read {tmp_path / 'missing.jsonl'}: No such file or directory\n",
+    )
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes('{"title": "Caf\xe9"}\n'.encode("latin-1"))
+    bad = CliRunner().invoke(cli, ["classify", str(latin)])
+    assert bad.exit_code == 1 and bad.output.startswith(f"Error: {latin} is not UTF-8 text")
+
+
+def test_status_before_the_first_run_and_its_bounds(write_config: WriteConfig, tmp_path: Path) -> None:
+    write_config()
+    result = CliRunner().invoke(cli, ["status"])
+    assert result.exit_code == 0
+    assert f"no store yet ({tmp_path / 'store.json'})" in result.output
+    assert not (tmp_path / "store.json").exists()
+    for weeks in ("0", "-1"):
+        assert CliRunner().invoke(cli, ["status", "--weeks", weeks]).exit_code == 2

@@ -18,7 +18,31 @@ def test_empty_file_gives_every_default() -> None:
 
 
 def test_repository_config_is_the_built_in_default() -> None:
-    assert load_config(str(REPO / "config.yaml")).model_dump() == Config().model_dump()
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    assert parse_config(text, "config.yaml").model_dump() == Config().model_dump()
+
+
+def test_relative_paths_in_a_file_are_relative_to_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "bot.yaml").write_text("store: {path: data/paperbot.json}\n")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(str(folder / "bot.yaml"))
+    assert config.store.path == str(folder / "data" / "paperbot.json")
+    assert config.digest.notes_dir == "notes"  # a built-in default: relative to the working directory
+    (folder / "abs.yaml").write_text(f"store: {{path: {tmp_path / 'x.json'}}}\ndigest: {{notes_dir: n}}\n")
+    config = load_config(str(folder / "abs.yaml"))
+    assert (config.store.path, config.digest.notes_dir) == (str(tmp_path / "x.json"), str(folder / "n"))
+
+
+def test_a_folder_is_not_a_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_config(str(tmp_path))
+
+
+def test_yaml_errors_name_where_the_construct_began() -> None:
+    with pytest.raises(ConfigError, match=r"c\.yaml line 4: invalid YAML: .* on line 3\)"):
+        parse_config("digest:\n  language: en\n  max_items: [1\nstore: x\n", "c.yaml")
 
 
 def test_a_file_may_set_a_few_keys() -> None:

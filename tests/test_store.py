@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import StoreCorruptError, StoreLockedError
+from bot.errors import StoreCorruptError, StoreError, StoreLockedError
 from bot.store import SCHEMA_VERSION, Store
 
 
@@ -81,3 +81,22 @@ def test_read_only_store_writes_nothing(tmp_path: Path) -> None:
     with Store(path, read_only=True) as store:
         assert store.table("featured").all() == []
     assert not path.exists()
+
+
+def test_the_backup_is_as_private_as_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with Store(path) as store:
+        store.table("featured").insert({"key": "k", "week": "2023-W18"})
+    with Store(path):
+        pass
+    backup = tmp_path / "s.json.bak"
+    assert backup.exists() and backup.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_path_under_a_file_is_one_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with (
+        pytest.raises(StoreError, match=r"cannot create the store's folder .*file/sub"),
+        Store(tmp_path / "file" / "sub" / "s.json"),
+    ):
+        pass
