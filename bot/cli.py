@@ -150,6 +150,27 @@ def digest(
 
 
 @cli.command()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--lang", type=click.Choice(LANGUAGES), help="Language of the label and fixed texts.")
+@click.pass_context
+def demo(ctx: click.Context, fmt: str, lang: str | None) -> None:
+    """Print the digest of a recorded real week (2023-W20), without network.
+
+    The week's arXiv records ship with the bot and are served by its loopback arXiv stand-in; your topics
+    and templates make the digest. Nothing is written or sent.
+
+    \b
+    Example:
+      bot demo --lang en
+    """
+    from bot.demo import demo_digest
+    from bot.render import render
+
+    config = _config(ctx)
+    click.echo(render(demo_digest(config), fmt, lang or config.digest.language, config), nl=False)
+
+
+@cli.command()
 @click.argument("source", default="-")
 @click.option("--explain", is_flag=True, help="Add which cues fired for which topic, with their points.")
 @click.pass_context

@@ -123,10 +123,12 @@ def stand_alone(sentence: str) -> str:
 def _score(sentence: str, position: int, title_words: set[str], name: str) -> float:
     """How much a sentence tells a reader about the paper: contribution first, then a numbered result."""
     words = set(_WORD.findall(sentence.lower()))
-    score = 3.0 * bool(_CONTRIBUTION.search(sentence)) + 2.0 * bool(name and name in sentence)
+    contribution = bool(_CONTRIBUTION.search(sentence))
+    score = 3.0 * contribution + 2.0 * bool(name and name in sentence)
     score += 1.0 * bool(_FINDING.search(sentence)) + 1.0 * min(len(_RESULT.findall(sentence)), 2)
     score += 1.0 * bool(_NUMBER.search(sentence)) + 0.5 * math.sqrt(len(words & title_words))
-    score -= 3.0 * bool(_BACKGROUND.search(sentence)) + 1.0 * (position == 0)
+    # An opening sentence is mostly background, unless it states the contribution ("This paper introduces X").
+    score -= 3.0 * bool(_BACKGROUND.search(sentence)) + 1.0 * (position == 0 and not contribution)
     return score - 2.0 * (len(sentence) < 40)
 
 

@@ -230,3 +230,21 @@ def test_status_before_the_first_run_and_its_bounds(write_config: WriteConfig, t
     assert not (tmp_path / "store.json").exists()
     for weeks in ("0", "-1"):
         assert CliRunner().invoke(cli, ["status", "--weeks", weeks]).exit_code == 2
+
+
+def test_demo_prints_the_recorded_week_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    # arXiv and the feeds point nowhere reachable: the demo must not need them, nor touch the user's store.
+    (tmp_path / "config.yaml").write_text(
+        "sources:\n  arxiv: {api_url: 'https://export.arxiv.invalid/api/query'}\n"
+        "  feeds: [{name: HF, url: 'https://hf.invalid/api/daily_papers', kind: hf_daily}]\n"
+        f"store: {{path: {tmp_path / 'mine.json'}}}\n"
+    )
+    result = CliRunner().invoke(cli, ["demo", "--format", "json", "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    digest = json.loads(result.stdout)
+    assert digest["week"] == "2023-W20" and digest["label"] == "Week 3 of May 2023 (May 15–21)"
+    assert 5 <= len(digest["items"]) <= 30
+    assert all(item["topics"] and item["commentary"] and item["url"].startswith("https://arxiv.org/abs/2305.")
+               for item in digest["items"])  # fmt: skip
+    assert not (tmp_path / "mine.json").exists()
