@@ -71,23 +71,22 @@ def _arxiv(config: Config) -> str:
     return probe(config.sources.arxiv)
 
 
-def status_lines(config: Config, weeks: int) -> Iterator[str]:
-    """Recent digests with per-channel ledger counts, failing feeds, and the next runs."""
+def status_lines(config: Config, weeks: int) -> tuple[list[str], str | None]:
+    """Recent digests with per-channel ledger counts, failing feeds and the next runs; and, when the latest
+    digest has a part that failed to send, what failed (the service's health)."""
     from bot import curated
-    from bot.ledger import Ledger
+    from bot.ledger import FAILED, Ledger
     from bot.pipeline import open_store
     from bot.service import next_runs
 
+    lines, failure = [], None
     with open_store(config, read_only=True) as store:
         rows = sorted(store.table("digests").all(), key=lambda r: r["week"], reverse=True)[:weeks]
         ledger = Ledger(store)
-        yield (
-            f"store {store.path} ({store.size_bytes()} bytes)"
-            if store.path.exists()
-            else f"no store yet ({store.path})"
-        )
+        lines.append(f"store {store.path} ({store.size_bytes()} bytes)" if store.path.exists()
+                     else f"no store yet ({store.path})")  # fmt: skip
         if not rows:
-            yield "no digest published yet"
+            lines.append("no digest published yet")
         for row in rows:
             counts: dict[str, Counter[str]] = {}
             for (channel, _), entry in ledger.rows(row["week"]).items():
@@ -95,8 +94,12 @@ def status_lines(config: Config, weeks: int) -> Iterator[str]:
             state = "; ".join(
                 f"{ch} " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for ch, c in counts.items()
             )
-            yield f"{row['week']}: {len(row['items'])} items" + (f" — {state}" if state else " — not delivered")
+            lines.append(f"{row['week']}: {len(row['items'])} items" + (f" — {state}" if state else " — not delivered"))
+            failed = [ch for ch, c in counts.items() if c[FAILED]]
+            if row is rows[0] and failed:
+                failure = f"the last publish ({row['week']}) failed on {', '.join(failed)}; rerun bot digest to retry"
         for feed in curated.failing_feeds(store):
-            yield f"feed {feed['name']}: failing ({feed['failures']} in a row): {feed['error']}"
+            lines.append(f"feed {feed['name']}: failing ({feed['failures']} in a row): {feed['error']}")
     for name, when in next_runs(config, datetime.now(UTC)).items():
-        yield f"next {name}: {when.isoformat()}"
+        lines.append(f"next {name}: {when.isoformat()}")
+    return lines, failure

@@ -262,14 +262,19 @@ def check(ctx: click.Context, no_network: bool) -> None:
 def status(ctx: click.Context, weeks: int) -> None:
     """Show recent digests, each channel's delivery state, failing feeds and the next scheduled runs.
 
+    Exits 1 when a part of the last digest failed to send (a health check for the service).
+
     \b
     Example:
       bot status --weeks 3
     """
     from bot.checks import status_lines
 
-    for line in status_lines(_config(ctx), weeks):
+    lines, failure = status_lines(_config(ctx), weeks)
+    for line in lines:
         click.echo(line)
+    if failure:
+        raise click.ClickException(failure)
 
 
 @cli.command()

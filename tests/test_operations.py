@@ -78,9 +78,24 @@ def test_status_shows_digests_ledger_and_next_runs(arxiv_api: ArxivStandIn, writ
     write_config(channels(telegram, slack, telegram.token))
     assert "no digest published yet" in CliRunner().invoke(cli, ["status"]).output
     assert CliRunner().invoke(cli, ["digest", "--week", "2023-W18"]).exit_code == 0
-    output = CliRunner().invoke(cli, ["status"]).output
-    assert "2023-W18: 4 items — telegram 1 sent; slack 1 sent" in output
-    assert "next publish: " in output
+    status = CliRunner().invoke(cli, ["status"])
+    assert status.exit_code == 0
+    assert "2023-W18: 4 items — telegram 1 sent; slack 1 sent" in status.output
+    assert "next publish: " in status.output
+
+
+def test_status_exits_1_when_the_last_publish_failed(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn, slack: SlackStandIn
+) -> None:
+    arxiv_api.entries = synthetic_week(40, week_monday("2023-W18"))
+    write_config(channels(telegram, slack, "999:WRONG"))
+    assert CliRunner().invoke(cli, ["digest", "--week", "2023-W18"]).exit_code == 1
+    status = CliRunner().invoke(cli, ["status"])
+    assert status.exit_code == 1  # the compose healthcheck turns this into "unhealthy"
+    assert "Error: the last publish (2023-W18) failed on telegram" in status.output
+    write_config(channels(telegram, slack, telegram.token))
+    assert CliRunner().invoke(cli, ["digest", "--week", "2023-W18"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["status"]).exit_code == 0
 
 
 def test_secrets_are_redacted_from_log_records() -> None:
