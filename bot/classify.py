@@ -10,6 +10,7 @@ order (most specific first).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -22,6 +23,8 @@ from bot.config import TopicConfig
 from bot.paper import Paper
 
 MAX_TAGS = 5
+# arXiv caps abstracts at 1,920 characters; a feed may send anything. Text past these is not read.
+MAX_TITLE, MAX_ABSTRACT = 1_000, 5_000
 MIN_CHECKED = 3  # shorter literals ("in", "ed") are in every abstract: checking them costs more than it saves
 _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
@@ -215,7 +218,7 @@ class _Text:
 
     @classmethod
     def of(cls, paper: Paper, literals: _Literals) -> _Text:
-        title, abstract = paper.title.lower(), paper.abstract.lower()
+        title, abstract = paper.title[:MAX_TITLE].lower(), paper.abstract[:MAX_ABSTRACT].lower()
         return cls(title, abstract, literals.found(title), literals.found(abstract))
 
     def spans(self, cue: Cue, where: str) -> list[tuple[int, int]]:
@@ -241,12 +244,16 @@ class _Text:
         """Mentions per cue, each stretch of text counted once, for the strongest cue that covers it."""
         present = self.title_found if where == "title" else self.abstract_found
         found = [(w, span, c) for c, w in cues.items() if c in present or c.unfiltered for span in self.spans(c, where)]
-        taken: list[tuple[int, int]] = []
+        starts: list[int] = []  # the stretches taken, sorted and disjoint: an overlap test is two neighbours
+        ends: list[int] = []
         counts: dict[Cue, int] = {}
         for _, (start, end), cue in sorted(found, key=lambda f: (-f[0], f[1])):
-            if all(end <= s or start >= e for s, e in taken):
-                taken.append((start, end))
-                counts[cue] = counts.get(cue, 0) + 1
+            i = bisect.bisect_right(starts, start)
+            if (i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
+                continue
+            starts.insert(i, start)
+            ends.insert(i, end)
+            counts[cue] = counts.get(cue, 0) + 1
         return counts
 
 

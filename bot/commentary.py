@@ -70,6 +70,7 @@ _POINTER = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[a-z0-9]+")
+MAX_ABSTRACT = 5_000
 _STOP = {"a", "an", "the", "of", "for", "and", "with", "in", "on", "to", "via", "by", "from", "is", "are", "we"}
 
 
@@ -140,6 +141,7 @@ def _method_name(title: str) -> str:
 
 def extractive(title: str, abstract: str, max_chars: int) -> str:
     """The abstract's most informative whole sentences that read on their own, within max_chars."""
+    abstract = abstract[:MAX_ABSTRACT]  # a feed may send a book; arXiv caps abstracts at 1,920 characters
     sentences = [s.strip() for s in _SENTENCE_END.split(clean_latex(abstract)) if s.strip()]
     # An abstract cut short (some archives keep 1,000 characters) ends on half a sentence: never use it.
     whole = [(i, stand_alone(s)) for i, s in enumerate(sentences) if _WHOLE.search(s) and len(s.split()) >= 4]

@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from bot.errors import ConfigError
 from bot.resources import resource_path
 
+HOUR = 3600.0  # the longest any wait or timeout may be: 1e308 would overflow the libraries that use it
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Language = Literal["ko", "en", "zh"]
 # Telegram chat ids are numbers in YAML (-1001234) but text to the Bot API.
@@ -40,11 +41,11 @@ class DigestConfig(_Strict):
 class ArxivConfig(_Strict):
     api_url: str = "https://export.arxiv.org/api/query"
     categories: list[str] = ["cs.CL", "cs.LG", "cs.CV", "cs.AI"]
-    delay_seconds: float = Field(3.0, ge=0)
+    delay_seconds: float = Field(3.0, ge=0, le=HOUR)
     page_size: int = Field(2000, ge=1, le=2000)
-    timeout_seconds: float = Field(60.0, gt=0)
+    timeout_seconds: float = Field(60.0, gt=0, le=HOUR)
     retries: int = Field(4, ge=0, le=20)
-    backoff_seconds: float = Field(10.0, ge=0, description="first retry wait; doubles on each retry")
+    backoff_seconds: float = Field(10.0, ge=0, le=HOUR, description="first retry wait; doubles on each retry")
 
 
 class FeedConfig(_Strict):
@@ -65,7 +66,7 @@ class SourcesConfig(_Strict):
 
 class StoreConfig(_Strict):
     path: str = "paperbot.json"
-    lock_timeout_seconds: float = Field(10.0, ge=0)
+    lock_timeout_seconds: float = Field(10.0, ge=0, le=HOUR)
 
 
 class TopicConfig(_Strict):
@@ -88,9 +89,9 @@ class TelegramConfig(_Strict):
     token: str
     chat_id: ChatId
     base_url: str = "https://api.telegram.org/bot"
-    min_interval_seconds: float = Field(1.0, ge=0)
+    min_interval_seconds: float = Field(1.0, ge=0, le=HOUR)
     max_retries: int = Field(5, ge=0)
-    timeout_seconds: float = Field(30.0, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0, le=HOUR)
 
 
 class SlackConfig(_Strict):
@@ -99,7 +100,7 @@ class SlackConfig(_Strict):
     webhook_url: str | None = None
     base_url: str = "https://slack.com/api/"
     max_retries: int = Field(5, ge=0)
-    timeout_seconds: float = Field(30.0, gt=0)
+    timeout_seconds: float = Field(30.0, gt=0, le=HOUR)
 
 
 class EmailConfig(_Strict):
@@ -112,8 +113,8 @@ class EmailConfig(_Strict):
     recipients: list[str]
     ca_file: str | None = None
     max_retries: int = Field(3, ge=0)
-    backoff_seconds: float = Field(5.0, ge=0)
-    timeout_seconds: float = Field(30.0, gt=0)
+    backoff_seconds: float = Field(5.0, ge=0, le=HOUR)
+    timeout_seconds: float = Field(30.0, gt=0, le=HOUR)
 
 
 class ChannelsConfig(_Strict):
@@ -162,7 +163,7 @@ class LLMConfig(_Strict):
     api_key: str | None = None
     language: Language | None = None  # default: digest.language
     max_chars: int | None = Field(None, ge=40, le=2000)  # default: commentary.max_chars
-    timeout_seconds: float = Field(60.0, gt=0)
+    timeout_seconds: float = Field(60.0, gt=0, le=HOUR)
     concurrency: int = Field(4, ge=1, le=64)
 
 
@@ -223,15 +224,23 @@ def _packaged_defaults() -> dict[str, Any]:
 SECRET_KEYS = ("token", "password", "api_key", "webhook_url")
 
 
-def _substitute(node: Any, path: str, missing: dict[str, str], used: set[str]) -> Any:
+MAX_NODES, MAX_DEPTH = 100_000, 30  # a config is small; YAML aliases can make it exponential or recursive
+
+
+def _substitute(node: Any, path: str, missing: dict[str, str], used: set[str], seen: list[int], depth: int = 0) -> Any:
     """Replace `${VAR}` in every string; record the keys whose variable is unset and the values used.
 
-    An empty value counts as unset for a secret (`TELEGRAM_TOKEN=` is no token).
+    An empty value counts as unset for a secret (`TELEGRAM_TOKEN=` is no token). A tree that aliases make
+    recursive, too deep or too large ("billion laughs") is a ConfigError, not a hang.
     """
+    seen[0] += 1
+    if seen[0] > MAX_NODES or depth > MAX_DEPTH:
+        raise ConfigError(f"{path or '(top level)'}: the config nests too deep or expands too far (YAML aliases?)")
     if isinstance(node, dict):
-        return {k: _substitute(v, f"{path}.{k}" if path else str(k), missing, used) for k, v in node.items()}
+        return {k: _substitute(v, f"{path}.{k}" if path else str(k), missing, used, seen, depth + 1)
+                for k, v in node.items()}  # fmt: skip
     if isinstance(node, list):
-        return [_substitute(v, f"{path}.{i}", missing, used) for i, v in enumerate(node)]
+        return [_substitute(v, f"{path}.{i}", missing, used, seen, depth + 1) for i, v in enumerate(node)]
     if isinstance(node, str):
         secret = path.rsplit(".", 1)[-1] in SECRET_KEYS
         for match in _ENV_RE.finditer(node):
@@ -320,7 +329,7 @@ def parse_config(text: str, source: str, folder: Path | None = None) -> Config:
         raise ConfigError(f"{source}: the top level must be a mapping of keys, not {type(raw).__name__}")
     missing: dict[str, str] = {}
     used: set[str] = set()
-    data = _substitute(raw, "", missing, used)
+    data = _substitute(raw, "", missing, used, [0])
     if folder is not None:
         _relative_to(data, folder)
     problems = [f"{key}: environment variable {var} is not set" for key, var in missing.items()]

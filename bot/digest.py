@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.paper import Paper
+from bot.paper import Paper, abs_url, arxiv_key, inert, safe_link
 from bot.store import Q, Store
 from bot.week import Week
 
@@ -27,6 +27,17 @@ class DigestItem:
     sources: tuple[str, ...]
     upvotes: int = 0
     rank: dict[str, float] = field(default_factory=dict)  # why it ranked where it did (see selection)
+
+    def __post_init__(self) -> None:
+        # Whatever a feed or an old frozen digest holds, every channel renders inert text and http(s) links.
+        link = safe_link(self.url) or (abs_url(self.key) if arxiv_key(self.key) == self.key else None)
+        if link is None:
+            raise ValueError(f"item {self.key!r} has no http(s) link")
+        object.__setattr__(self, "url", link)
+        object.__setattr__(self, "title", inert(self.title))
+        object.__setattr__(self, "authors", tuple(inert(a) for a in self.authors))
+        object.__setattr__(self, "commentary", inert(self.commentary))
+        object.__setattr__(self, "sources", tuple(inert(s) for s in self.sources))
 
     @classmethod
     def from_paper(cls, paper: Paper, commentary: str) -> DigestItem:

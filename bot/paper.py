@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 # New-style ids (2305.01115, 0704.0001) and old-style ids (hep-th/9901001, math.GT/0309136), version optional.
 _ARXIV_ID = r"(\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?"
@@ -38,6 +39,33 @@ def abs_url(key: str) -> str:
 def clean_text(text: str) -> str:
     """Collapse every run of whitespace, newlines included, into one space."""
     return " ".join(text.split())
+
+
+# Terminal escape sequences, control characters, bidi overrides and zero-width characters: a hostile feed
+# uses them to rewrite a terminal, reorder a line or hide text; none belongs in a title or a commentary.
+_INVISIBLE = re.compile(
+    "\x1b\\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
+_LINK_SAFE = ":/?#[]@!$&'()*+,;=%~"  # what stays as it is in a link; anything else is percent-encoded
+
+
+def inert(text: str) -> str:
+    """Text without terminal escapes, control characters (newlines and tabs kept), bidi or zero-width ones."""
+    return _INVISIBLE.sub("", text)
+
+
+def safe_link(url: str) -> str | None:
+    """An http(s) link to a host, with characters that could break out of markup percent-encoded; else None.
+
+    `javascript:`, `data:` and the like are never links; `<`, `>`, `|`, quotes and spaces cannot end a Slack,
+    HTML or Markdown link early.
+    """
+    url = inert(url).strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return quote(parts._replace(scheme=parts.scheme.lower()).geturl(), safe=_LINK_SAFE)
 
 
 @dataclass(frozen=True)

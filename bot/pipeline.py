@@ -17,7 +17,7 @@ from bot.digest import Digest, DigestItem, featured_elsewhere, freeze_digest, lo
 from bot.errors import BotError, ConfigError, SourceError
 from bot.ledger import Ledger
 from bot.notes import Note, Notes, load_notes, notes_path
-from bot.paper import Paper, arxiv_key, clean_text, merge_all
+from bot.paper import Paper, arxiv_key, clean_text, merge_all, safe_link
 from bot.render import render_notes
 from bot.selection import Ranked, explain, in_digest_order, ranked_topics, select
 from bot.sources import arxiv as arxiv_source
@@ -114,6 +114,9 @@ def assemble(config: Config, week: Week, chosen: list[Paper], notes: Notes, llm:
     """The digest items, commentary by precedence: editor note > LLM > extractive (pure)."""
     items = []
     for paper in chosen:
+        if safe_link(paper.url) is None and not paper.is_arxiv:
+            log.warning("digest %s: %s left out: its link is not http(s)", week, paper.key[:100])
+            continue
         note = notes.get(paper.key)
         if note and note.commentary:
             text = safe_commentary(note.commentary)

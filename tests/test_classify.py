@@ -304,3 +304,16 @@ def test_every_default_cue_has_a_prefilter_literal() -> None:
     patterns = [p for t in config.topics.values() for p in [*t.cues, *t.negative, *t.requires]]
     patterns += [p for cues in config.tags.values() for p in cues]
     assert [p for p in patterns if not Cue.compile(p).literals] == []
+
+
+def test_a_megabyte_abstract_is_read_up_to_a_bound(classifier: Classifier) -> None:
+    # A feed may send anything; reading stops at MAX_ABSTRACT, and counting mentions is not quadratic.
+    from bot.classify import MAX_ABSTRACT
+    from bot.commentary import extractive
+
+    huge = "We propose a diffusion model for images. " * 25_000
+    result = classifier.classify(paper("Diffusion Models for Images", huge))
+    assert result.topics == ("diffusion",)
+    bounded = classifier.classify(paper("Diffusion Models for Images", huge[:MAX_ABSTRACT]))
+    assert result.scores == bounded.scores
+    assert extractive("Diffusion Models for Images", huge, 280).startswith("We propose a diffusion model")

@@ -131,3 +131,22 @@ def test_config_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert load_config().digest.language == "zh"
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(str(tmp_path / "missing.yaml"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "billion laughs": nine levels of nine aliases expand to 9**9 strings
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)),
+        "a: &a [*a]\n",  # a recursive alias
+    ],
+)
+def test_yaml_aliases_cannot_hang_or_crash_a_command(text: str) -> None:
+    with pytest.raises(ConfigError, match="nests too deep or expands too far"):
+        parse_config(text, "c.yaml")
+
+
+def test_absurd_durations_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"sources\.arxiv\.timeout_seconds: Input should be less than or equal"):
+        parse_config("sources:\n  arxiv: {timeout_seconds: 1e308}\n", "c.yaml")

@@ -1,4 +1,6 @@
 import html
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,44 @@ def test_refused_payloads_are_clear_failures(telegram: TelegramStandIn, slack: S
     too_long = {"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "y" * 2900}}] * 5}
     with pytest.raises(DeliveryError, match="msg_blocks_too_long"):
         slack_channel(slack).send(Part("1", too_long))
+
+
+invisible = st.sampled_from(["\x1b[2J\x1b[31m", "\x07", "\u202e", "\u2066", "\u200b", "\ufeff", "\x9b", "\u00ad"])
+links = st.sampled_from([
+    "https://evil.example/p><!channel>|Click here", "javascript:alert(1)", "data:text/html,<b>x</b>",
+    "https://ok.example/a b\"c'<d>`e`", "HTTPS://Example.org/x?a=1&b=2", "ftp://files.example/x", "https://",
+    "https://arxiv.org/abs/2305.01115",
+])  # fmt: skip
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(title=hostile, bad=invisible, link=links, arxiv=st.booleans())
+def test_links_and_text_are_inert_on_every_channel(title: str, bad: str, link: str, arxiv: bool) -> None:
+    from bot.channels.email import EmailChannel
+    from bot.config import EmailConfig
+    from bot.paper import safe_link
+
+    key = "2305.01115" if arxiv else link
+    if not arxiv and safe_link(link) is None:
+        with pytest.raises(ValueError, match="no http"):  # a non-arXiv item without an http(s) link never renders
+            replace(item(7), key=key, url=link)
+        return
+    entry = replace(item(7), key=key, url=link, title=f"{bad}{title}{bad}x", commentary=f"{bad}ok{bad}",
+                    authors=(f"A{bad}B",))  # fmt: skip
+    one = Digest(WEEK, (entry,))
+    slack = [
+        p.payload for p in SlackChannel(SlackConfig(webhook_url="http://127.0.0.1:9/x")).parts(one, "en", Config())
+    ]
+    email = EmailChannel(EmailConfig(host="h", sender="bot@example.org", recipients=["a@example.org"]))
+    outputs = [render(one, fmt, "en", Config()) for fmt in ("text", "markdown", "json")]
+    outputs += [p.payload for p in telegram_channel(TelegramStandIn()).parts(one, "en", Config())]
+    outputs += [json.dumps(p, ensure_ascii=False) for p in slack]
+    outputs += [p.payload["html"] + p.payload["text"] for p in email.parts(one, "en", Config())]
+    for output in outputs:
+        assert bad not in output
+        assert "javascript:" not in output.lower() and "data:text" not in output.lower()
+    for payload in slack:
+        section = payload["blocks"][1]["text"]["text"]
+        link_part = section.split("|", 1)[0]
+        assert link_part.startswith("*<http") and ">" not in link_part and "<!" not in section
+    assert entry.url.lower().startswith(("http://", "https://"))

@@ -156,3 +156,20 @@ def test_digest_merges_curated_mentions(feeds: FeedServer, arxiv_api, write_conf
     assert by_key["2305.00002"]["sources"] == ["arXiv", "arXiv cs.CV"]
     assert "https://reviews.example.org/posts/attention" in by_key  # a blog post, classified like the rest
     assert "2112.10752" not in by_key  # an old arXiv paper mentioned this week is not this week's paper
+
+
+def test_malformed_hf_entries_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    import json
+
+    from bot.sources.feeds import papers_from_hf
+
+    good = json.loads(feed_samples.HF_DAY)[0]
+    feed = FeedConfig(name="HF", url="http://x", kind="hf_daily")
+    bad = ["x", 1, None, {"paper": {"id": "2305.00002", "authors": "Ada Lovelace"}}, {"paper": {"id": "no-id"}},
+           {"paper": {"id": "2305.00003", "upvotes": "many"}}]  # fmt: skip
+    with caplog.at_level("WARNING"):
+        papers = papers_from_hf([*bad, good], feed)
+    assert [p.key for p in papers] == ["2305.00001"]
+    assert "feed HF: 6 malformed entries skipped" in caplog.text
+    with pytest.raises(ValueError, match="expected a list"):
+        papers_from_hf({"error": "rate limited"}, feed)

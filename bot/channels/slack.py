@@ -27,7 +27,7 @@ def mrkdwn_escape(text: str) -> str:
 def section_text(item: DigestItem, max_authors: int, limit: int) -> str:
     """An item as mrkdwn: linked title, authors, commentary, hashtags; the commentary shortened to fit."""
     title = mrkdwn_escape(clean_text(item.title)[:500]).replace("|", "¦")  # `|` would end the link text
-    head = f"*<{item.url}|{title}>*"
+    head = f"*<{mrkdwn_escape(item.url)}|{title}>*"  # the link is percent-encoded: no `|` or `>` ends it
     if item.authors:
         head += "\n" + mrkdwn_escape(author_list(item.authors, max_authors))[:500]
     tail = f"\n{hashtags(item.tags)}" if item.tags else ""

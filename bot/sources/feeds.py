@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 
 from bot.config import FeedConfig
 from bot.paper import Paper, abs_url, arxiv_key, clean_text
@@ -96,28 +97,61 @@ def papers_from_feed(parsed: Any, feed: FeedConfig, now: datetime) -> list[Paper
     return papers
 
 
+class _HFAuthor(BaseModel):
+    name: str = ""
+
+
+class _HFPaper(BaseModel):
+    id: str
+    title: str = ""
+    summary: str = ""
+    authors: list[_HFAuthor] = []
+    upvotes: int = Field(0, ge=0)
+    publishedAt: AwareDatetime | None = None
+
+
+class _HFRow(BaseModel):
+    """One entry of the daily papers API, as far as the bot reads it (other fields are ignored)."""
+
+    paper: _HFPaper
+    title: str = ""
+    publishedAt: AwareDatetime | None = None
+
+
 def papers_from_hf(data: Any, feed: FeedConfig) -> list[Paper]:
-    """Papers from one day of the Hugging Face daily papers API (pure)."""
-    papers = []
-    for row in data if isinstance(data, list) else []:
-        paper = row.get("paper") or {}
-        key = arxiv_key(str(paper.get("id", "")))
-        if key is None:
+    """Papers from one day of the Hugging Face daily papers API (pure); a malformed entry is skipped with a warning.
+
+    An answer that is not a list of entries is a ValueError (the caller reports the feed as failing).
+    """
+    if not isinstance(data, list):
+        raise ValueError(f"expected a list of daily papers, got {type(data).__name__}")
+    papers, skipped = [], 0
+    for raw in data:
+        try:
+            row = _HFRow.model_validate(raw)
+        except ValidationError:
+            skipped += 1
             continue
-        published = paper.get("publishedAt") or row.get("publishedAt")
+        key = arxiv_key(row.paper.id)
+        if key is None:
+            skipped += 1
+            continue
+        published = row.paper.publishedAt or row.publishedAt or datetime.now(UTC)
         papers.append(
             Paper(
                 key=key,
-                title=clean_text(paper.get("title") or row.get("title") or ""),
-                authors=tuple(clean_text(a.get("name", "")) for a in paper.get("authors", []) if a.get("name")),
-                abstract=clean_text(paper.get("summary", "")),
+                title=clean_text(row.paper.title or row.title),
+                authors=tuple(clean_text(a.name) for a in row.paper.authors if a.name.strip()),
+                abstract=clean_text(row.paper.summary),
                 url=abs_url(key),
-                published=datetime.fromisoformat(published.replace("Z", "+00:00")) if published else datetime.now(UTC),
+                published=published.astimezone(UTC),
                 sources=(feed.name,),
-                upvotes=int(paper.get("upvotes") or 0),
+                upvotes=row.paper.upvotes,
                 hf_daily=feed.weight,
             )
         )
+    if skipped:
+        log.warning("feed %s: %d malformed entries skipped", feed.name, skipped)
     return papers
 
 
