@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from bot.channels import Channel
 from bot.config import Config
 from bot.digest import Digest
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, StoreError
 from bot.ledger import FAILED, PENDING, SENT, Ledger
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,14 @@ def deliver_channel(
             if channel.ordered:
                 break
             continue
-        ledger.record(channel.name, week, part.id, part.hash, SENT, remote_id=remote_id)
+        try:
+            ledger.record(channel.name, week, part.id, part.hash, SENT, remote_id=remote_id)
+        except StoreError as error:
+            # The part left but the ledger cannot say so: stop everything now rather than guess further.
+            raise StoreError(
+                f"{error}; {channel.name} {week} part {part.id} was sent but stays pending in the ledger "
+                "(delivery.on_ambiguous decides on the next run); delivery stopped"
+            ) from None
         report.sent += 1
         log.info("%s %s part %s sent (%s)", channel.name, week, part.id, remote_id)
     return report

@@ -9,8 +9,8 @@ file write; a corrupt file is refused, named, and left untouched.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +22,8 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from bot.errors import StoreCorruptError, StoreError, StoreLockedError
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 TABLES = ("meta", "digests", "featured", "deliveries", "candidates", "feeds", "subscribers", "commentary")
@@ -50,23 +52,26 @@ class AtomicJSONStorage(Storage):
             self.flush()
 
     def flush(self) -> None:
-        """Write the data to a temp file, fsync, and rename it over the store."""
+        """Write the data to a temp file, fsync, and rename it over the store; then the same for the backup.
+
+        The backup is taken after each successful write, so restoring it never goes back before a send the
+        ledger recorded. A disk that is full or read-only is a StoreError naming the file; the store on disk
+        keeps its last good state.
+        """
         if not self._dirty or self._data is None:
             return
-        directory = self.path.parent
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        content = json.dumps(self._data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self._data, handle, ensure_ascii=False, separators=(",", ":"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_directory(directory)
+            _write_atomically(self.path, content)
+        except OSError as error:
+            raise StoreError(f"cannot write the store {self.path}: {error.strerror or error}; "
+                             "it keeps its last good state") from None  # fmt: skip
         self._dirty = False
+        backup = self.path.with_name(self.path.name + ".bak")
+        try:
+            _write_atomically(backup, content)
+        except OSError as error:  # the store itself is written: a stale backup is worth a warning, not a stop
+            log.warning("could not update the backup %s: %s", backup, error.strerror or error)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -81,6 +86,23 @@ class AtomicJSONStorage(Storage):
 
     def close(self) -> None:
         """Nothing is buffered outside a batch."""
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Temp file (0600, like mkstemp makes it), fsync, rename over `path`, fsync the folder."""
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_directory(directory)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -130,9 +152,9 @@ class Store:
         try:
             self.db = TinyDB(str(self.path), storage=_StorageFactory(self))
             assert self._storage is not None
-            data = self._storage.read()
+            self._storage.read()
             if not self.read_only:
-                self._backup_and_init(data)
+                self._init()
         except BaseException:
             self._release()
             raise
@@ -165,12 +187,7 @@ class Store:
         if self._lock.is_locked:
             self._lock.release()
 
-    def _backup_and_init(self, data: dict[str, Any] | None) -> None:
-        if data is not None:
-            # A known-good copy for the day the file gets damaged (the error message names it).
-            backup = self.path.with_name(self.path.name + ".bak")
-            shutil.copyfile(self.path, backup)
-            backup.chmod(0o600)  # as private as the store: it holds the same ledger and digests
+    def _init(self) -> None:
         if not self.table("meta").all():
             self.table("meta").insert({"schema": SCHEMA_VERSION})
 

@@ -114,3 +114,9 @@ def test_429_and_5xx_are_retried(arxiv_api: ArxivStandIn) -> None:
 )
 def test_paper_keys(text: str, key: str | None) -> None:
     assert arxiv_key(text) == key
+
+
+def test_the_retry_budget_is_per_page(arxiv_api: ArxivStandIn) -> None:
+    arxiv_api.entries = synthetic_week(30, week_monday("2023-W18"))
+    arxiv_api.script = [429, 429, None, 429, 429, None, 429, 429]  # two failures before every page
+    assert len(fetch_week(WEEK, config(arxiv_api.url, page_size=10, retries=2))) == 30

@@ -216,3 +216,31 @@ def test_links_and_text_are_inert_on_every_channel(title: str, bad: str, link: s
         link_part = section.split("|", 1)[0]
         assert link_part.startswith("*<http") and ">" not in link_part and "<!" not in section
     assert entry.url.lower().startswith(("http://", "https://"))
+
+
+def test_a_ledger_write_that_fails_after_a_send_stops_delivery_and_names_the_part(
+    telegram: TelegramStandIn, slack: SlackStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from bot.errors import StoreError
+
+    path = tmp_path / "s.json"
+    real_replace = os.replace
+
+    def disk_full_after_the_first_message(a: str, b: str) -> None:
+        if telegram.messages and str(b) == str(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(a, b)
+
+    with Store(path) as store:
+        monkeypatch.setattr(os, "replace", disk_full_after_the_first_message)
+        with pytest.raises(
+            StoreError, match=r"telegram 2023-W18 part 1 was sent but stays pending .* delivery stopped"
+        ):
+            deliver(Ledger(store), [telegram_channel(telegram), slack_channel(slack)], digest(30), "en", Config())
+        monkeypatch.setattr(os, "replace", real_replace)
+    assert len(telegram.messages) == 1 and slack.posts == []  # stopped at once: no other part, no other channel
+    with Store(path) as store:
+        assert Ledger(store).rows("2023-W18", "telegram")[("telegram", "1")]["status"] == PENDING

@@ -35,7 +35,7 @@ def test_a_batch_is_one_file_write(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         with store.batch():
             store.table("featured").insert_multiple({"key": str(i), "week": "2023-W18"} for i in range(50))
             store.table("digests").insert({"week": "2023-W18", "items": []})
-    assert replaced == [str(tmp_path / "s.json")]
+    assert replaced == [str(tmp_path / "s.json"), str(tmp_path / "s.json.bak")]  # one write, then its backup
 
 
 def test_second_process_is_refused_with_the_holder(tmp_path: Path) -> None:
@@ -100,3 +100,35 @@ def test_a_path_under_a_file_is_one_error(tmp_path: Path) -> None:
         Store(tmp_path / "file" / "sub" / "s.json"),
     ):
         pass
+
+
+def test_the_backup_follows_every_write(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with Store(path) as store:
+        store.table("featured").insert({"key": "a", "week": "2023-W18"})
+        assert (tmp_path / "s.json.bak").read_bytes() == path.read_bytes()  # restoring it never resends
+        store.table("featured").insert({"key": "b", "week": "2023-W18"})
+        assert (tmp_path / "s.json.bak").read_bytes() == path.read_bytes()
+
+
+def test_a_full_disk_is_one_error_and_the_store_keeps_its_last_good_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    path = tmp_path / "s.json"
+    with Store(path) as store:
+        store.table("featured").insert({"key": "a", "week": "2023-W18"})
+        before = path.read_bytes()
+        real_replace = os.replace
+
+        def full(a: str, b: str) -> None:  # the operating system's answer on a full disk
+            if str(b) == str(path):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            real_replace(a, b)
+
+        monkeypatch.setattr(os, "replace", full)
+        with pytest.raises(StoreError, match=r"cannot write the store .*s\.json: No space left on device"):
+            store.table("featured").insert({"key": "b", "week": "2023-W18"})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []

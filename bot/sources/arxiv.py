@@ -141,13 +141,18 @@ def _describe(error: Exception) -> str:
 
 
 def _results(client: arxiv.Client, search: arxiv.Search, config: ArxivConfig) -> Iterator[arxiv.Result]:
-    """Every result of a search; failed pages are retried with backoff and resumed at the offset reached."""
+    """Every result of a search; failed pages are retried with backoff and resumed at the offset reached.
+
+    The retry budget and the backoff are per page: a page that arrives resets them, so a long week with one
+    429 on every page still completes.
+    """
     offset, failures = 0, 0
     while True:
         try:
             page_start = offset
             for result in client.results(search, offset=offset):
                 offset += 1
+                failures = 0
                 yield result
             if offset == page_start:
                 # The package ends silently on an empty first page: at offset 0 that is zero papers for a
