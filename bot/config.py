@@ -53,6 +53,9 @@ class FeedConfig(_Strict):
     url: str
     kind: Literal["rss", "hf_daily"] = "rss"
     weight: float = 1.0
+    timeout_seconds: float = Field(30.0, gt=0, le=HOUR, description="wall-clock bound for one whole request")
+    max_bytes: int = Field(10_000_000, ge=1_000, le=1_000_000_000)
+    max_items: int = Field(500, ge=1, le=100_000)
 
 
 def _default_feeds() -> list[FeedConfig]:

@@ -31,9 +31,9 @@ def fetch_all(config: Config, store: Store, week: Week) -> list[FeedResult]:
 def fetch(config: Config, week: Week, states: dict[str, dict[str, Any]] | None = None) -> list[FeedResult]:
     """Fetch every configured feed (unconditionally without `states`); HF daily papers for each day of the week."""
     results = []
-    # Feeds share the arXiv source's request timeout: one setting for "how long a source may take".
-    timeout = config.sources.arxiv.timeout_seconds
-    with httpx.Client(timeout=timeout, follow_redirects=True, headers={"User-Agent": USER_AGENT}) as client:
+    # Each read waits at most the feed's timeout; `bounded_get` bounds the whole request and its redirects.
+    timeout = max((feed.timeout_seconds for feed in config.sources.feeds), default=30.0)
+    with httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}) as client:
         for feed in config.sources.feeds:
             if feed.kind == "hf_daily":
                 results.append(fetch_hf_daily(client, feed, week))

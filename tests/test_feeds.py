@@ -1,3 +1,5 @@
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -173,3 +175,78 @@ def test_malformed_hf_entries_are_skipped_with_a_warning(caplog: pytest.LogCaptu
     assert "feed HF: 6 malformed entries skipped" in caplog.text
     with pytest.raises(ValueError, match="expected a list"):
         papers_from_hf({"error": "rate limited"}, feed)
+
+
+def bounded(handler, url: str = "https://93.184.216.34/feed", **limits: object):  # type: ignore[no-untyped-def]
+    from bot.sources.feeds import bounded_get
+
+    feed = FeedConfig.model_validate({"name": "f", "url": url, **limits})
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        return bounded_get(client, feed, url)
+
+
+@pytest.mark.parametrize(
+    ("location", "problem"),
+    [("http://169.254.169.254/latest/meta-data", "not a public address"),
+     ("http://127.0.0.1:8080/admin", "not a public address"),
+     ("http://10.0.0.7/x", "not a public address"),
+     ("javascript:alert(1)", "not an http(s) link"),
+     ("file:///etc/passwd", "not an http(s) link")],
+)  # fmt: skip
+def test_a_public_feed_cannot_redirect_to_a_private_or_odd_target(location: str, problem: str) -> None:
+    from bot.sources.feeds import FeedFetchError
+
+    with pytest.raises(FeedFetchError, match=re.escape(problem)):
+        bounded(lambda request: httpx.Response(302, headers={"Location": location}))
+
+
+def test_redirects_are_followed_three_hops_at_most() -> None:
+    from bot.sources.feeds import FeedFetchError
+
+    hops = iter(range(10))
+
+    def redirect(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(301, headers={"Location": f"https://93.184.216.{next(hops)}/feed"})
+
+    with pytest.raises(FeedFetchError, match="more than 3 redirects"):
+        bounded(redirect)
+    two = iter([httpx.Response(301, headers={"Location": "/a"}), httpx.Response(302, headers={"Location": "/b"}),
+                httpx.Response(200, content=b"<rss/>")])  # fmt: skip
+    fetched = bounded(lambda request: next(two))
+    assert (fetched.status_code, fetched.content, fetched.url) == (200, b"<rss/>", "https://93.184.216.34/b")
+
+
+def test_a_feed_body_is_capped() -> None:
+    from bot.sources.feeds import FeedFetchError
+
+    with pytest.raises(FeedFetchError, match="more than 1000 bytes"):
+        bounded(lambda request: httpx.Response(200, content=b"x" * 5000), max_bytes=1000)
+
+
+def test_a_feed_that_drips_is_cut_at_its_deadline() -> None:
+    from bot.sources.feeds import FeedFetchError, bounded_get
+
+    def drip(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.end_headers()
+        for _ in range(50):  # one byte every 0.2 s: each read is quick, the whole would take 10 s
+            handler.wfile.write(b"<")
+            handler.wfile.flush()
+            time.sleep(0.2)
+
+    with serve(drip) as base:
+        feed = FeedConfig(name="slow", url=f"{base}/rss", timeout_seconds=1)
+        with httpx.Client(timeout=5) as client, pytest.raises(FeedFetchError, match="took longer than 1 s"):
+            bounded_get(client, feed, feed.url)
+
+
+def test_feed_items_are_capped() -> None:
+    import feedparser
+
+    from bot.sources.feeds import papers_from_feed
+
+    items = "".join(f"<item><title>Post {i}</title><link>https://blog.example/{i}</link></item>" for i in range(40))
+    parsed = feedparser.parse(f"<rss version='2.0'><channel><title>b</title>{items}</channel></rss>")
+    feed = FeedConfig(name="b", url="https://blog.example/feed", max_items=10)
+    assert len(papers_from_feed(parsed, feed, datetime.now(UTC))) == 10

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import calendar
 import html
+import ipaddress
+import json
 import logging
 import re
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
@@ -72,7 +78,7 @@ def _entry_authors(entry: Any) -> tuple[str, ...]:
 def papers_from_feed(parsed: Any, feed: FeedConfig, now: datetime) -> list[Paper]:
     """Papers from a feedparser result (pure)."""
     papers = []
-    for entry in parsed.entries:
+    for entry in parsed.entries[: feed.max_items]:
         link = entry.get("link") or ""
         summary = entry.get("summary", "")
         key = arxiv_key(link) or arxiv_key(entry.get("id", "")) or arxiv_key(summary[:200])
@@ -126,7 +132,7 @@ def papers_from_hf(data: Any, feed: FeedConfig) -> list[Paper]:
     if not isinstance(data, list):
         raise ValueError(f"expected a list of daily papers, got {type(data).__name__}")
     papers, skipped = [], 0
-    for raw in data:
+    for raw in data[: feed.max_items]:
         try:
             row = _HFRow.model_validate(raw)
         except ValidationError:
@@ -155,6 +161,85 @@ def papers_from_hf(data: Any, feed: FeedConfig) -> list[Paper]:
     return papers
 
 
+MAX_REDIRECTS = 3
+
+
+class FeedFetchError(Exception):
+    """A feed request went past a bound (time, size, redirects) or to a host it may not reach."""
+
+
+@dataclass
+class Fetched:
+    """A bounded GET's outcome."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    url: str
+
+
+def bounded_get(client: httpx.Client, feed: FeedConfig, url: str, headers: dict[str, str] | None = None,
+                params: dict[str, str] | None = None) -> Fetched:  # fmt: skip
+    """GET within the feed's bounds: `timeout_seconds` for the whole request (read as a stream, so a server
+    sending a byte at a time cannot hold it), `max_bytes` of body, and at most 3 redirects, each to http(s) on
+    a public address — or a private / loopback one only when the feed's own URL is such (a LAN feed).
+    """
+    deadline = time.monotonic() + feed.timeout_seconds
+    own_host_is_private = _private(urlsplit(feed.url).hostname or "")
+    for _ in range(MAX_REDIRECTS + 1):
+        with _stream(client, url, headers, params) as response:
+            if response.is_redirect and "location" in response.headers:  # (a 304 has no location)
+                target = urljoin(url, response.headers.get("location", ""))
+                parts = urlsplit(target)
+                if parts.scheme not in ("http", "https") or not parts.hostname:
+                    raise FeedFetchError(f"redirect to {target[:100]!r} refused: not an http(s) link")
+                if not own_host_is_private and not _public(parts.hostname):
+                    raise FeedFetchError(f"redirect to {parts.hostname} refused: not a public address")
+                url, params = target, None
+                continue
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > feed.max_bytes:
+                    raise FeedFetchError(f"more than {feed.max_bytes} bytes (sources.feeds max_bytes)")
+                if time.monotonic() > deadline:
+                    raise FeedFetchError(f"took longer than {feed.timeout_seconds:g} s (timeout_seconds)")
+            return Fetched(response.status_code, response.headers, bytes(body), str(response.url))
+    raise FeedFetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+@contextmanager
+def _stream(client: httpx.Client, url: str, headers: dict[str, str] | None,
+            params: dict[str, str] | None) -> Iterator[httpx.Response]:  # fmt: skip
+    try:
+        with client.stream("GET", url, headers=headers, params=params, follow_redirects=False) as response:
+            yield response
+    except httpx.InvalidURL as error:  # httpx reads a redirect's Location even when it follows none
+        raise FeedFetchError(f"redirect refused: not an http(s) link ({error})") from None
+
+
+def _addresses(host: str) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses of a host name (an IP literal is its own); empty when it does not resolve."""
+    try:
+        return {ipaddress.ip_address(host.strip("[]"))}
+    except ValueError:
+        try:
+            return {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in socket.getaddrinfo(host, None)}
+        except (OSError, ValueError):
+            return set()
+
+
+def _public(host: str) -> bool:
+    """Whether a host resolves, and only to public addresses."""
+    addresses = _addresses(host)
+    return bool(addresses) and all(address.is_global for address in addresses)
+
+
+def _private(host: str) -> bool:
+    """Whether a host resolves to a loopback or private address (a feed on the operator's own network)."""
+    return any(not address.is_global for address in _addresses(host))
+
+
 def fetch_rss(client: httpx.Client, feed: FeedConfig, etag: str | None, modified: str | None) -> FeedResult:
     """One conditional GET of an RSS / Atom feed."""
     import feedparser
@@ -163,8 +248,8 @@ def fetch_rss(client: httpx.Client, feed: FeedConfig, etag: str | None, modified
     if modified:
         headers["If-Modified-Since"] = modified
     try:
-        response = client.get(feed.url, headers=headers)
-    except httpx.HTTPError as error:
+        response = bounded_get(client, feed, feed.url, headers=headers)
+    except (httpx.HTTPError, FeedFetchError) as error:
         return FeedResult(feed.name, error=f"{type(error).__name__}: {error}")
     if response.status_code == 304:
         return FeedResult(feed.name, etag=etag, modified=modified, not_modified=True)
@@ -174,7 +259,7 @@ def fetch_rss(client: httpx.Client, feed: FeedConfig, etag: str | None, modified
         response.content,
         response_headers={
             "content-type": response.headers.get("content-type", ""),
-            "content-location": str(response.url),
+            "content-location": response.url,
         },
     )
     if not parsed.version and not parsed.entries:
@@ -196,9 +281,10 @@ def fetch_hf_daily(client: httpx.Client, feed: FeedConfig, week: Week) -> FeedRe
     result = FeedResult(feed.name)
     for day in week.days():
         try:
-            response = client.get(feed.url, params={"date": day.isoformat()})
-            response.raise_for_status()
-            result.papers += papers_from_hf(response.json(), feed)
-        except (httpx.HTTPError, ValueError) as error:
+            response = bounded_get(client, feed, feed.url, params={"date": day.isoformat()})
+            if response.status_code != 200:
+                raise FeedFetchError(f"HTTP {response.status_code}")
+            result.papers += papers_from_hf(json.loads(response.content), feed)
+        except (httpx.HTTPError, FeedFetchError, ValueError) as error:
             return FeedResult(feed.name, error=f"{day}: {type(error).__name__}: {error}")
     return result
