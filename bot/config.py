@@ -156,6 +156,7 @@ class ScheduleEntry(_Strict):
 class ScheduleConfig(_Strict):
     publish: ScheduleEntry = ScheduleEntry(day_of_week="tue", hour=3)
     collect: ScheduleEntry = ScheduleEntry(day_of_week="*", hour=6)
+    retry_seconds: float = Field(1800.0, ge=1, le=6 * HOUR, description="first wait after a failed publish")
 
 
 class LLMConfig(_Strict):

@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -25,12 +25,27 @@ from bot.week import Week
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 12.0
+MAX_RETRY_SECONDS = 6 * 3600.0
+MAX_CATCH_UP_WEEKS = 12
 
 
 def publish_time(week: Week, entry: ScheduleEntry) -> datetime:
     """When the publish job first runs after the week has ended."""
     fire: datetime = entry.trigger().get_next_fire_time(None, week.end)
     return fire
+
+
+def weeks_to_publish(store: Store, due: Week) -> list[Week]:
+    """The due week and every finished week since the last frozen digest: a week a failure or downtime left
+    behind is published too (each publish sends only what the ledger lacks, so a complete week costs nothing)."""
+    frozen = [Week.parse(row["week"]) for row in store.table("digests").all()]
+    week = min(max(frozen), due) if frozen else due
+    weeks = [week]
+    while weeks[-1] < due:
+        weeks.append(Week.containing(weeks[-1].end))
+    if len(weeks) > MAX_CATCH_UP_WEEKS:
+        log.warning("%d weeks behind: publishing the last %d", len(weeks), MAX_CATCH_UP_WEEKS)
+    return weeks[-MAX_CATCH_UP_WEEKS:]
 
 
 def due_week(now: datetime, entry: ScheduleEntry) -> Week:
@@ -57,23 +72,48 @@ class Service:
         self.idle = threading.Event()
         self.idle.set()
         self._work = threading.Lock()  # TinyDB is not thread-safe: one job at a time
+        self.failures = 0  # failed publish runs in a row
+        self.scheduler: Any = None
 
     def publish_due(self) -> None:
-        """Publish the due week (a no-op when the ledger says it is delivered everywhere)."""
-        week = due_week(datetime.now(UTC), self.config.schedule.publish)
-        self._job(f"publish {week}", lambda: self._publish(week))
+        """Publish the due week and any week left behind; after a failure, try again later with backoff.
 
-    def _publish(self, week: Week) -> None:
+        Each publish is a no-op where the ledger says a week reached every channel. The first failure of a
+        streak alerts the operator; retries wait `schedule.retry_seconds`, doubling up to 6 h.
+        """
+        due = due_week(datetime.now(UTC), self.config.schedule.publish)
+        problems = [
+            problem
+            for week in weeks_to_publish(self.store, due)
+            if (problem := self._job(f"publish {week}", lambda week=week: self._publish(week), alert=False))
+        ]
+        if self.stopping.is_set():
+            return
+        if not problems:
+            if self.failures:
+                log.info("publish succeeded after %d failed attempt(s)", self.failures)
+            self.failures = 0
+            return
+        self.failures += 1
+        wait = min(self.config.schedule.retry_seconds * 2 ** (self.failures - 1), MAX_RETRY_SECONDS)
+        log.warning("publish failed (%d in a row); retrying in %.0f s", self.failures, wait)
+        if self.failures == 1:
+            send_alert(self.config, "; ".join(problems) + f" (retrying in {wait:.0f} s)")
+        if self.scheduler is not None:
+            when = datetime.now(UTC) + timedelta(seconds=wait)
+            self.scheduler.add_job(self.publish_due, "date", run_date=when, id="retry", replace_existing=True)
+
+    def _publish(self, week: Week) -> str | None:
+        """Publish one week; what failed, or None."""
         result = pipeline.publish(self.config, self.store, week, should_stop=self.stopping.is_set)
         for report in result.reports:
             (log.info if report.ok else log.error)("publish %s %s", week, report.line())
         failed = [r.line() for r in result.reports if not r.ok and not self.stopping.is_set()]
-        if failed:
-            send_alert(self.config, f"publishing {week} failed: " + "; ".join(failed))
         if result.empty:
             log.warning("publish %s: empty week: nothing sent", week)
         elif not result.reports:
             log.info("publish %s: %d items frozen (no channel configured)", week, len(result.digest.items))
+        return f"publishing {week} failed: " + "; ".join(failed) if failed else None
 
     def collect(self) -> None:
         """Refresh the curated feeds into the store."""
@@ -86,22 +126,28 @@ class Service:
 
         self._job("collect", collect)
 
-    def _job(self, name: str, work: Any) -> None:
+    def _job(self, name: str, work: Any, *, alert: bool = True) -> str | None:
+        """Run one job under the store's one-at-a-time lock; what failed, or None."""
         if self.stopping.is_set():
-            return
+            return None
         with self._work:
             self.idle.clear()
+            problem = None
             try:
                 log.info("%s: started", name)
-                work()
+                problem = work()
                 log.info("%s: done", name)
             except BotError as error:
                 log.error("%s failed: %s", name, error)
-                send_alert(self.config, f"{name} failed: {error}")
-            except Exception:
+                problem = f"{name} failed: {error}"
+            except Exception as error:
                 log.exception("%s failed unexpectedly", name)
+                problem = f"{name} failed unexpectedly: {type(error).__name__}: {error}"
             finally:
                 self.idle.set()
+            if problem and alert:
+                send_alert(self.config, problem)
+            return problem
 
     def run(self) -> None:
         """Schedule the jobs, catch up, and block until SIGTERM / SIGINT."""
@@ -113,6 +159,7 @@ class Service:
             executors={"default": ThreadPoolExecutor(1)},
             job_defaults={"misfire_grace_time": 6 * 3600, "coalesce": True, "max_instances": 1},
         )
+        self.scheduler = scheduler
         scheduler.add_job(self.publish_due, self.config.schedule.publish.trigger(), id="publish")
         if self.config.sources.feeds:
             scheduler.add_job(self.collect, self.config.schedule.collect.trigger(), id="collect")

@@ -73,3 +73,37 @@ def test_run_catches_up_once_refuses_a_second_instance_and_stops_on_sigterm(
     assert restarted.wait(timeout=15) == 0
     assert len(telegram.messages) == 1  # a restart sends nothing new
     assert f"publish {due}: done" in (restarted.stderr.read() if restarted.stderr else "")
+
+
+def test_weeks_left_behind_are_published_too(tmp_path: Path) -> None:
+    from bot.service import weeks_to_publish
+    from bot.store import Store
+
+    with Store(tmp_path / "s.json") as store:
+        assert weeks_to_publish(store, Week.parse("2023-W20")) == [Week.parse("2023-W20")]  # a new store
+        store.table("digests").insert({"week": "2023-W17", "items": []})
+        assert [str(w) for w in weeks_to_publish(store, Week.parse("2023-W20"))] == [
+            "2023-W17", "2023-W18", "2023-W19", "2023-W20"]  # fmt: skip
+        assert [str(w) for w in weeks_to_publish(store, Week.parse("2024-W30"))][0] == "2024-W19"  # 12 at most
+
+
+def test_a_failed_publish_is_retried_with_backoff(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn, tmp_path: Path
+) -> None:
+    due = due_week(datetime.now(UTC), TUESDAY_3)
+    arxiv_api.entries = synthetic_week(40, week_monday(str(due)))
+    arxiv_api.script = [503, 503, 503]  # an arXiv outage at publish time: every try of the first run fails
+    config = write_config(
+        f"channels:\n  telegram: {{token: '{telegram.token}', chat_id: 1, base_url: '{telegram.url}',"
+        " min_interval_seconds: 0}\nschedule:\n  retry_seconds: 1\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
+    service = start(config, env, tmp_path)
+    try:
+        wait_for(lambda: len(telegram.messages) == 1)  # the retry, a second later, publishes the week
+    finally:
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(timeout=15) == 0
+    log = service.stderr.read() if service.stderr else ""
+    assert "publish failed (1 in a row); retrying in 1 s" in log
+    assert "publish succeeded after 1 failed attempt(s)" in log
