@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from bot.channels import Channel
 from bot.config import Config
@@ -30,6 +31,7 @@ class ChannelReport:
     sent: int = 0
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
+    ambiguous: int = 0  # parts whose send may or may not have arrived (left pending)
 
     @property
     def ok(self) -> bool:
@@ -39,7 +41,10 @@ class ChannelReport:
     def line(self) -> str:
         """One summary line for the user."""
         state = "ok" if self.ok else "FAILED"
-        done = f"{self.sent} sent, {self.skipped} already delivered, {len(self.failed)} failed of {self.total}"
+        ambiguous = f" ({self.ambiguous} ambiguous)" if self.ambiguous else ""
+        done = (
+            f"{self.sent} sent, {self.skipped} already delivered, {len(self.failed)} failed{ambiguous} of {self.total}"
+        )
         return f"{self.channel}: {state}: {done}" + (f" ({'; '.join(self.failed)})" if self.failed else "")
 
 
@@ -64,11 +69,12 @@ def deliver_channel(
         if row and row["status"] == SENT:
             report.skipped += 1
             continue
-        ledger.record(channel.name, week, part.id, part.hash, PENDING)
         try:
-            remote_id = channel.send(part)
+            remote_id = channel.send(part, partial(ledger.record, channel.name, week, part.id, part.hash, PENDING))
         except DeliveryError as error:
-            if not error.ambiguous:
+            if error.ambiguous:  # left pending: delivery.on_ambiguous decides on the next run
+                report.ambiguous += 1
+            else:
                 ledger.record(channel.name, week, part.id, part.hash, FAILED, error=str(error))
             report.failed.append(f"part {part.id}: {error}")
             log.error("%s %s part %s failed: %s", channel.name, week, part.id, error)

@@ -6,6 +6,7 @@ import html
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -127,6 +128,7 @@ class SlackStandIn:
     script: list[int] = field(default_factory=list)
     posts: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
+    hold_seconds: float = 0.0  # accept a post, then hold the answer this long (past a client's timeout)
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         body = handler.rfile.read(int(handler.headers.get("Content-Length", 0))).decode()
@@ -153,4 +155,5 @@ class SlackStandIn:
         if problem:
             return reply_json(handler, 200, {"ok": False, "error": problem})
         self.posts.append(payload)
+        time.sleep(self.hold_seconds)
         return reply_json(handler, 200, {"ok": True, "channel": "C1", "ts": f"1700000000.{len(self.posts):06d}"})

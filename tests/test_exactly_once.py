@@ -12,9 +12,17 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from bot.channels.base import Part
+from bot.channels.slack import SlackChannel
+from bot.channels.telegram import TelegramChannel
 from bot.cli import cli
+from bot.config import Config, SlackConfig, TelegramConfig
+from bot.delivery import deliver
+from bot.ledger import PENDING, Ledger
+from bot.store import Store
 from tests.chat_standins import SlackStandIn, TelegramStandIn
 from tests.standins import ArxivStandIn, synthetic_week, week_monday
+from tests.test_delivery import digest
 
 WriteConfig = Callable[..., Path]
 
@@ -94,3 +102,35 @@ def test_sigkill_mid_delivery_then_rerun_delivers_every_item_exactly_once(
     assert len(delivered) == len(set(delivered)) == 30  # every item, once
     slack_urls = re.findall(r"<(https://arxiv\.org/abs/[^|]+)\|", str([p["blocks"] for p in slack.posts]))
     assert sorted(slack_urls) == sorted(delivered)
+
+
+def test_a_slack_post_answered_too_late_is_ambiguous_and_never_resent_in_the_run(
+    slack: SlackStandIn, tmp_path: Path
+) -> None:
+    slack.hold_seconds = 2.5  # Slack took the post, the answer comes after the client's timeout
+    channel = SlackChannel(SlackConfig(token=slack.token, channel="C1", base_url=slack.url, timeout_seconds=1))
+    with Store(tmp_path / "s.json") as store:
+        [report] = deliver(Ledger(store), [channel], digest(3), "en", Config())
+        row = Ledger(store).rows("2023-W18", "slack")[("slack", "1")]
+    assert len(slack.posts) == 1  # not retried blindly
+    assert report.ambiguous == 1 and not report.ok and "(1 ambiguous)" in report.line()
+    assert row["status"] == PENDING  # delivery.on_ambiguous decides on the next run
+
+
+def test_a_part_is_marked_pending_only_after_every_wait(telegram: TelegramStandIn) -> None:
+    telegram.script = [1]  # a 429 with retry_after 1 s first
+    marks: list[float] = []
+    channel = TelegramChannel(TelegramConfig(token=telegram.token, chat_id="-100", base_url=telegram.url,
+                                             min_interval_seconds=0, timeout_seconds=5))  # fmt: skip
+    started = time.monotonic()
+    try:
+        channel.send(digest_part(), lambda: marks.append(time.monotonic() - started))
+    finally:
+        channel.close()
+    # once before the refused request, once right before the one that went out: after the 1 s wait
+    assert len(marks) == 2 and marks[0] < 0.5 <= 1.0 <= marks[1]
+    assert len(telegram.messages) == 1
+
+
+def digest_part() -> Part:
+    return Part("1", "<b>Week</b>\n\nOne paper")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -40,8 +41,13 @@ class Channel(ABC):
         """The digest as this channel's messages, each within its limits (pure)."""
 
     @abstractmethod
-    def send(self, part: Part) -> str:
-        """Deliver one part and return the remote message id; raise DeliveryError on failure."""
+    def send(self, part: Part, before_request: Callable[[], None] = lambda: None) -> str:
+        """Deliver one part and return the remote message id; raise DeliveryError on failure.
+
+        `before_request` runs right before each request is written, after every wait (rate limits, 429s):
+        the ledger marks the part pending there, so a kill during a wait leaves nothing ambiguous. A failure
+        after the request may have reached the service is `DeliveryError(ambiguous=True)`, never retried.
+        """
 
     @abstractmethod
     def check(self) -> str:

@@ -6,6 +6,7 @@ import hashlib
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -60,13 +61,21 @@ class EmailChannel(Channel):
         login = f" as {self.settings.username}" if self.settings.username else ""
         return f"{self.settings.host} ({self.settings.security}){login}, {len(self.settings.recipients)} recipient(s)"
 
-    def send(self, part: Part) -> str:
-        """Send to one recipient; retry transient failures (4xx, dropped connections) with backoff."""
+    def send(self, part: Part, before_request: Callable[[], None] = lambda: None) -> str:
+        """Send to one recipient; retry what the server refused for now (4xx) or a connection that failed
+        before the message was handed over. A connection lost or timed out while the message was being
+        handed over may have delivered it: that is ambiguous, never resent in the same run."""
         msg = self.message(part.payload)
         for attempt in range(self.settings.max_retries + 1):
             try:
                 with self._connect() as smtp:
-                    smtp.send_message(msg, to_addrs=[part.payload["to"]])
+                    before_request()
+                    try:
+                        smtp.send_message(msg, to_addrs=[part.payload["to"]])
+                    except (smtplib.SMTPServerDisconnected, TimeoutError, ConnectionError) as error:
+                        # (a refusal with a code, SMTPResponseException, is an answer: handled below)
+                        raise DeliveryError(f"{part.id}: connection lost while sending ({error}); it may have "
+                                            "arrived", ambiguous=True) from None  # fmt: skip
                 return str(msg["Message-ID"])
             except smtplib.SMTPRecipientsRefused as error:
                 code, reason = next(iter(error.recipients.values()))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bot.channels.base import Channel, Part
@@ -85,16 +88,22 @@ class SlackChannel(Channel):
             raise DeliveryError(f"cannot reach Slack: {error}") from None
         return f"team {answer.get('team')}, user {answer.get('user')}, channel {self.settings.channel}"
 
-    def send(self, part: Part) -> str:
-        """Post one message; wait out 429s (bounded)."""
+    def send(self, part: Part, before_request: Callable[[], None] = lambda: None) -> str:
+        """Post one message; wait out 429s (bounded) and connection failures; never repeat a post that may
+        have arrived (a timeout or a dropped connection after the request left)."""
         for attempt in range(self.settings.max_retries + 1):
+            before_request()
             try:
                 return self._post(part.payload)
             except _RateLimited as limited:
                 if attempt == self.settings.max_retries:
                     raise DeliveryError(f"rate limited (retry after {limited.seconds:g} s), gave up") from None
                 time.sleep(limited.seconds)
-            except OSError as error:  # urllib's URLError: nothing reached Slack
+            except OSError as error:
+                if not _never_sent(error):
+                    raise DeliveryError(
+                        f"no answer from Slack ({error}); it may have arrived", ambiguous=True
+                    ) from None
                 if attempt == self.settings.max_retries:
                     raise DeliveryError(f"cannot reach Slack: {error}") from None
                 time.sleep(min(2.0**attempt, 30.0))
@@ -121,6 +130,16 @@ class SlackChannel(Channel):
                 raise _RateLimited(error.response.headers) from None
             raise DeliveryError(f"Slack refused the message: {error.response.get('error')}") from None
         return str(result["ts"])
+
+
+def _never_sent(error: OSError) -> bool:
+    """Whether a failure happened before the request could reach Slack (no connection, no name)."""
+    reason = getattr(error, "reason", error)  # urllib wraps the socket error in URLError.reason
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror) or (
+        isinstance(reason, OSError)
+        and not isinstance(reason, TimeoutError | ConnectionResetError | http.client.HTTPException)
+        and "connect" in str(reason).lower()
+    )
 
 
 class _RateLimited(Exception):

@@ -6,6 +6,7 @@ import asyncio
 import html
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -85,9 +86,9 @@ class TelegramChannel(Channel):
         messages.append(current)
         return [Part(str(i), text) for i, text in enumerate(messages, start=1)]
 
-    def send(self, part: Part) -> str:
+    def send(self, part: Part, before_request: Callable[[], None] = lambda: None) -> str:
         """Send one HTML message; wait out 429s (bounded), keep at least min_interval between messages."""
-        result: str = self._run(self._send(part.payload))
+        result: str = self._run(self._send(part.payload, before_request))
         return result
 
     def check(self) -> str:
@@ -119,7 +120,7 @@ class TelegramChannel(Channel):
             self._bot = Bot(self.settings.token, base_url=self.settings.base_url, request=request)
         return self._bot
 
-    async def _send(self, text: str) -> str:
+    async def _send(self, text: str, before_request: Callable[[], None]) -> str:
         from telegram import LinkPreviewOptions
         from telegram.constants import ParseMode
         from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
@@ -129,6 +130,7 @@ class TelegramChannel(Channel):
             wait = self._last_send + self.settings.min_interval_seconds - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+            before_request()
             try:
                 message = await bot.send_message(
                     chat_id=self.settings.chat_id,
