@@ -128,7 +128,7 @@ def test_a_part_is_marked_pending_only_after_every_wait(telegram: TelegramStandI
     finally:
         channel.close()
     # once before the refused request, once right before the one that went out: after the 1 s wait
-    assert len(marks) == 2 and marks[0] < 0.5 <= 1.0 <= marks[1]
+    assert len(marks) == 2 and marks[1] - marks[0] >= 1.0
     assert len(telegram.messages) == 1
 
 
