@@ -15,9 +15,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from filelock import FileLock, Timeout
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
@@ -114,6 +115,63 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Digest(_Row):
+    week: str = Field(pattern=r"^\d{4}-W\d{2}$")
+    items: list[dict[str, Any]]
+
+
+class _Featured(_Row):
+    key: str
+    week: str
+
+
+class _Delivery(_Row):
+    channel: str
+    week: str
+    part: str
+    status: Literal["pending", "sent", "failed"]
+
+
+class _Candidate(_Row):
+    key: str
+    feed: str
+    seen: str
+    paper: dict[str, Any]
+
+
+class _Feed(_Row):
+    name: str
+    failures: int = 0
+
+
+class _Commentary(_Row):
+    id: str
+    text: str
+
+
+# What the bot reads from each table: a row that does not fit is a corrupt store, said once, at open.
+_ROWS: dict[str, type[_Row]] = {"digests": _Digest, "featured": _Featured, "deliveries": _Delivery,
+                                "candidates": _Candidate, "feeds": _Feed, "commentary": _Commentary}  # fmt: skip
+
+
+def _check_rows(data: dict[str, Any], path: Path, hint: str) -> None:
+    for table, model in _ROWS.items():
+        for row_id, row in data.get(table, {}).items():
+            try:
+                model.model_validate(row)
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or "row"
+                raise StoreCorruptError(
+                    f"store {path} is damaged: table {table}, row {row_id}: {where}: {first['msg']}; "
+                    f"it was left untouched: {hint}"
+                ) from None
+
+
 def load_json(path: Path) -> dict[str, Any]:
     """Read a store file, refusing anything that is not a store of a schema this version knows."""
     backup = path.with_name(path.name + ".bak")
@@ -132,6 +190,7 @@ def load_json(path: Path) -> dict[str, Any]:
             f"store {path} has schema version {versions[0]}, this bot knows {SCHEMA_VERSION}: "
             "upgrade the bot or use another store path"
         )
+    _check_rows(data, path, hint)
     return data
 
 

@@ -132,3 +132,20 @@ def test_a_full_disk_is_one_error_and_the_store_keeps_its_last_good_state(
             store.table("featured").insert({"key": "b", "week": "2023-W18"})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
+
+
+@pytest.mark.parametrize(
+    ("table", "row", "problem"),
+    [("deliveries", {"channel": "telegram", "week": "2023-W18", "part": "1", "status": 7}, "status"),
+     ("digests", {"week": "last week", "items": []}, "week"),
+     ("featured", {"key": ["x"], "week": "2023-W18"}, "key"),
+     ("feeds", {"name": "f", "failures": "many"}, "failures")],
+)  # fmt: skip
+def test_a_row_of_the_wrong_shape_is_a_clear_corrupt_store(tmp_path: Path, table: str, row: dict[str, object],
+                                                           problem: str) -> None:  # fmt: skip
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"meta": {"1": {"schema": SCHEMA_VERSION}}, table: {"1": row}}))
+    before = path.read_text()
+    with pytest.raises(StoreCorruptError, match=rf"table {table}, row 1: {problem}: .*left untouched"), Store(path):
+        pass
+    assert path.read_text() == before
