@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from bot.channels import Channel
+from bot.channels import Channel, Part
 from bot.config import Config
 from bot.digest import Digest
 from bot.errors import DeliveryError, StoreError
@@ -61,7 +61,14 @@ def deliver_channel(
             report.failed.append(f"stopped before part {part.id} (shutting down; the next run sends the rest)")
             break
         row = rows.get((channel.name, part.id))
-        if row and row["status"] == PENDING and config.delivery.on_ambiguous == "skip":
+        looked, found = _look(channel, part) if row and row["status"] == PENDING else (False, None)
+        if found is not None:  # left pending by an earlier run, and the channel shows it arrived
+            ledger.record(channel.name, week, part.id, part.hash, SENT, remote_id=found)
+            log.info("%s %s part %s: found in the channel (%s), not resent", channel.name, week, part.id, found)
+            report.skipped += 1
+            continue
+        # Looked and not there: it never arrived, so it is sent whatever the policy; else the policy decides.
+        if row and row["status"] == PENDING and not looked and config.delivery.on_ambiguous == "skip":
             log.warning("%s %s part %s: left pending by an earlier run; counted as sent", channel.name, week, part.id)
             ledger.record(channel.name, week, part.id, part.hash, SENT, error="ambiguous, skipped")
             report.skipped += 1
@@ -72,15 +79,18 @@ def deliver_channel(
         try:
             remote_id = channel.send(part, partial(ledger.record, channel.name, week, part.id, part.hash, PENDING))
         except DeliveryError as error:
-            if error.ambiguous:  # left pending: delivery.on_ambiguous decides on the next run
-                report.ambiguous += 1
-            else:
-                ledger.record(channel.name, week, part.id, part.hash, FAILED, error=str(error))
-            report.failed.append(f"part {part.id}: {error}")
-            log.error("%s %s part %s failed: %s", channel.name, week, part.id, error)
-            if channel.ordered:
-                break
-            continue
+            _, found = _look(channel, part) if error.ambiguous else (False, None)
+            if found is None:
+                if error.ambiguous:  # left pending: the next run looks again, or delivery.on_ambiguous decides
+                    report.ambiguous += 1
+                else:
+                    ledger.record(channel.name, week, part.id, part.hash, FAILED, error=str(error))
+                report.failed.append(f"part {part.id}: {error}")
+                log.error("%s %s part %s failed: %s", channel.name, week, part.id, error)
+                if channel.ordered:
+                    break
+                continue
+            remote_id = found  # the answer was lost, but the channel shows the part arrived
         try:
             ledger.record(channel.name, week, part.id, part.hash, SENT, remote_id=remote_id)
         except StoreError as error:
@@ -92,6 +102,17 @@ def deliver_channel(
         report.sent += 1
         log.info("%s %s part %s sent (%s)", channel.name, week, part.id, remote_id)
     return report
+
+
+def _look(channel: Channel, part: Part) -> tuple[bool, str | None]:
+    """Whether the channel could be asked if the part arrived, and its remote id if it did."""
+    if not channel.resolves:
+        return False, None
+    try:
+        return True, channel.resolve(part)
+    except DeliveryError as error:
+        log.warning("%s part %s: %s", channel.name, part.id, error)
+        return False, None
 
 
 def deliver(

@@ -120,6 +120,12 @@ def slack_problem(payload: dict[str, Any]) -> str | None:
     return "msg_blocks_too_long" if total > 12000 else None
 
 
+def _metadata(post: dict[str, Any]) -> Any:
+    """A post's message metadata (a JSON string when the post was form-encoded)."""
+    metadata = post.get("metadata")
+    return json.loads(metadata) if isinstance(metadata, str) else metadata
+
+
 @dataclass
 class SlackStandIn:
     """`POST /api/chat.postMessage` with a Bearer token; `script` holds 429s (Retry-After seconds)."""
@@ -150,6 +156,10 @@ class SlackStandIn:
             return None
         if handler.path.endswith("/auth.test"):
             return reply_json(handler, 200, {"ok": True, "user": "bot", "team": "T"})
+        if handler.path.split("?")[0].endswith("/conversations.history"):  # newest first, metadata included
+            messages = [{"ts": f"1700000000.{i:06d}", "text": post.get("text", ""), "metadata": _metadata(post)}
+                        for i, post in enumerate(self.posts, start=1)][::-1]  # fmt: skip
+            return reply_json(handler, 200, {"ok": True, "messages": messages})
         payload = json.loads(body) if body.startswith("{") else {k: v[0] for k, v in parse_qs(body).items()}
         problem = slack_problem(payload)
         if problem:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bot.channels.base import Part
@@ -18,7 +19,8 @@ from bot.channels.telegram import TelegramChannel
 from bot.cli import cli
 from bot.config import Config, SlackConfig, TelegramConfig
 from bot.delivery import deliver
-from bot.ledger import PENDING, Ledger
+from bot.errors import DeliveryError
+from bot.ledger import PENDING, SENT, Ledger
 from bot.store import Store
 from tests.chat_standins import SlackStandIn, TelegramStandIn
 from tests.standins import ArxivStandIn, synthetic_week, week_monday
@@ -104,17 +106,47 @@ def test_sigkill_mid_delivery_then_rerun_delivers_every_item_exactly_once(
     assert sorted(slack_urls) == sorted(delivered)
 
 
-def test_a_slack_post_answered_too_late_is_ambiguous_and_never_resent_in_the_run(
-    slack: SlackStandIn, tmp_path: Path
-) -> None:
+def test_a_slack_post_answered_too_late_is_looked_up_not_resent(slack: SlackStandIn, tmp_path: Path) -> None:
     slack.hold_seconds = 2.5  # Slack took the post, the answer comes after the client's timeout
     channel = SlackChannel(SlackConfig(token=slack.token, channel="C1", base_url=slack.url, timeout_seconds=1))
     with Store(tmp_path / "s.json") as store:
         [report] = deliver(Ledger(store), [channel], digest(3), "en", Config())
         row = Ledger(store).rows("2023-W18", "slack")[("slack", "1")]
-    assert len(slack.posts) == 1  # not retried blindly
-    assert report.ambiguous == 1 and not report.ok and "(1 ambiguous)" in report.line()
-    assert row["status"] == PENDING  # delivery.on_ambiguous decides on the next run
+    assert len(slack.posts) == 1  # never resent blindly: the channel's history showed it arrived
+    assert report.ok and report.sent == 1 and report.ambiguous == 0
+    assert (row["status"], row["remote_id"]) == (SENT, "1700000000.000001")
+
+
+def test_an_ambiguous_slack_part_that_cannot_be_looked_up_stays_pending(slack: SlackStandIn, tmp_path: Path) -> None:
+    slack.hold_seconds = 2.5
+    channel = SlackChannel(SlackConfig(token=slack.token, channel="C1", base_url=slack.url, timeout_seconds=1))
+    channel.resolve = lambda part: (_ for _ in ()).throw(DeliveryError("history unreadable"))  # type: ignore[method-assign]
+    with Store(tmp_path / "s.json") as store:
+        [report] = deliver(Ledger(store), [channel], digest(3), "en", Config())
+        row = Ledger(store).rows("2023-W18", "slack")[("slack", "1")]
+    assert len(slack.posts) == 1 and report.ambiguous == 1 and "(1 ambiguous)" in report.line()
+    assert row["status"] == PENDING
+
+
+@pytest.mark.parametrize("policy", ["skip", "resend"])
+def test_a_part_left_pending_is_looked_up_on_slack_whatever_the_policy(
+    slack: SlackStandIn, tmp_path: Path, policy: str
+) -> None:
+    config = Config.model_validate({"delivery": {"on_ambiguous": policy}})
+    channel = SlackChannel(SlackConfig(token=slack.token, channel="C1", base_url=slack.url))
+    parts = channel.parts(digest(60), "en", config)  # several messages
+    with Store(tmp_path / "s.json") as store:
+        ledger = Ledger(store)
+        # A run killed after posting part 1 and before recording it; part 2 was marked, never posted.
+        ledger.record("slack", "2023-W18", "1", parts[0].hash, PENDING)
+        channel.send(parts[0])
+        ledger.record("slack", "2023-W18", "2", parts[1].hash, PENDING)
+        [report] = deliver(ledger, [channel], digest(60), "en", config)
+        rows = ledger.rows("2023-W18", "slack")
+    texts = [post["text"] for post in slack.posts]
+    assert texts.count(parts[0].payload["text"]) == 1  # found in the history: not resent
+    assert texts.count(parts[1].payload["text"]) == 1  # not there: sent, even with on_ambiguous: skip
+    assert {rows[("slack", p.id)]["status"] for p in parts} == {SENT} and report.ok
 
 
 def test_a_part_is_marked_pending_only_after_every_wait(telegram: TelegramStandIn) -> None:

@@ -49,6 +49,16 @@ class Channel(ABC):
         after the request may have reached the service is `DeliveryError(ambiguous=True)`, never retried.
         """
 
+    def resolve(self, part: Part) -> str | None:
+        """For a part whose send may or may not have arrived: its remote id if the service shows it arrived,
+        else None. Only a channel that can look (Slack's history) overrides this; then None means "not there"."""
+        return None
+
+    @property
+    def resolves(self) -> bool:
+        """Whether `resolve` can tell: then an ambiguous part is looked up instead of guessed about."""
+        return False
+
     @abstractmethod
     def check(self) -> str:
         """Verify the credentials without posting; return what was verified, raise DeliveryError if not."""

@@ -17,6 +17,7 @@ from bot.paper import clean_text
 from bot.render import author_list, hashtags
 
 MAX_BLOCKS = 50
+METADATA_TYPE = "paper_digest_part"
 MAX_HEADER = 150
 # Slack answers msg_blocks_too_long near 13k characters of block text; stay well under.
 MAX_MESSAGE_TEXT = 11_000
@@ -66,9 +67,14 @@ class SlackChannel(Channel):
                 size = 0
             messages[-1].append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
             size += len(text)
+        # Each Web API post carries metadata naming the digest and the part: a post whose answer was lost can
+        # be found again in the channel's history instead of being guessed about.
         return [
-            Part(str(i), {"text": _fallback(label, blocks), "blocks": blocks}) for i, blocks in enumerate(messages, 1)
-        ]
+            Part(str(i), {"text": _fallback(label, blocks), "blocks": blocks,
+                          "metadata": {"event_type": METADATA_TYPE, "event_payload": {"digest": str(digest.week),
+                                                                                       "part": str(i)}}})
+            for i, blocks in enumerate(messages, 1)
+        ]  # fmt: skip
 
     def check(self) -> str:
         """auth.test for a token; a webhook cannot be checked without posting."""
@@ -109,6 +115,33 @@ class SlackChannel(Channel):
                 time.sleep(min(2.0**attempt, 30.0))
         raise AssertionError("unreachable")
 
+    @property
+    def resolves(self) -> bool:
+        """The Web API can read the channel's history; a webhook cannot."""
+        return not self.settings.webhook_url
+
+    def resolve(self, part: Part) -> str | None:
+        """The ts of this part's post if the channel's recent history holds it (Web API only)."""
+        from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError
+
+        if self.settings.webhook_url:
+            return None  # a webhook cannot read the channel
+        wanted = part.payload["metadata"]["event_payload"]
+        client = WebClient(self.settings.token, base_url=self.settings.base_url,
+                           timeout=int(self.settings.timeout_seconds))  # fmt: skip
+        try:
+            history = client.conversations_history(channel=self.settings.channel or "", limit=200,
+                                                   include_all_metadata=True)  # fmt: skip
+        except (SlackApiError, OSError) as error:
+            raise DeliveryError(f"cannot read the channel's history to resolve part {part.id}: {error}") from None
+        messages: list[dict[str, Any]] = history.get("messages") or []
+        for message in messages:
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == METADATA_TYPE and metadata.get("event_payload") == wanted:
+                return str(message.get("ts"))
+        return None
+
     def _post(self, payload: dict[str, Any]) -> str:
         from slack_sdk import WebClient
         from slack_sdk.errors import SlackApiError
@@ -116,7 +149,8 @@ class SlackChannel(Channel):
 
         timeout = int(self.settings.timeout_seconds)
         if self.settings.webhook_url:
-            answer = WebhookClient(self.settings.webhook_url, timeout=timeout).send(**payload)
+            fields = {key: value for key, value in payload.items() if key != "metadata"}
+            answer = WebhookClient(self.settings.webhook_url, timeout=timeout).send(**fields)
             if answer.status_code == 429:
                 raise _RateLimited(answer.headers)
             if answer.status_code != 200 or answer.body != "ok":
