@@ -91,8 +91,10 @@ def deliver_channel(
                     break
                 continue
             remote_id = found  # the answer was lost, but the channel shows the part arrived
+        # A part an earlier run left pending, resent without looking: it may now be there twice.
+        resent = "ambiguous, resent" if row and row["status"] == PENDING and not looked else ""
         try:
-            ledger.record(channel.name, week, part.id, part.hash, SENT, remote_id=remote_id)
+            ledger.record(channel.name, week, part.id, part.hash, SENT, remote_id=remote_id, error=resent)
         except StoreError as error:
             # The part left but the ledger cannot say so: stop everything now rather than guess further.
             raise StoreError(

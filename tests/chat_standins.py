@@ -135,6 +135,7 @@ class SlackStandIn:
     posts: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
     hold_seconds: float = 0.0  # accept a post, then hold the answer this long (past a client's timeout)
+    hold_posts: set[int] = field(default_factory=set)  # which posts (1-based) are held; empty: every post
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         body = handler.rfile.read(int(handler.headers.get("Content-Length", 0))).decode()
@@ -165,5 +166,6 @@ class SlackStandIn:
         if problem:
             return reply_json(handler, 200, {"ok": False, "error": problem})
         self.posts.append(payload)
-        time.sleep(self.hold_seconds)
+        if not self.hold_posts or len(self.posts) in self.hold_posts:
+            time.sleep(self.hold_seconds)
         return reply_json(handler, 200, {"ok": True, "channel": "C1", "ts": f"1700000000.{len(self.posts):06d}"})

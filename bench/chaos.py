@@ -1,0 +1,154 @@
+"""Exactly-once under faults: N rounds of `bot digest` against loopback Telegram, Slack and SMTP stand-ins.
+
+Usage: python bench/chaos.py [N] [--seed S]
+
+Each round, in each `delivery.on_ambiguous` mode, publishes one synthetic week to Telegram, Slack (Web API)
+and three email recipients with random faults — 429s on Telegram and Slack, a Slack answer held past the
+client's timeout, an SMTP server that answers 451 — and a SIGKILL of the bot at a random moment (two rounds
+in three). Then it reruns `bot digest` until a run completes. It prints per mode and channel: the parts
+expected (every part of the frozen digest, from the final ledger), delivered (distinct parts received),
+duplicates (parts received more than once), losses (never received) and ambiguous (parts a killed or
+timed-out run left pending, then skipped or resent by policy; Slack looks them up instead). Goals: 0 losses
+in both modes; in `skip` 0 duplicates; in `resend` duplicates no more than the ambiguous Telegram / email
+parts, and 0 on Slack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from aiosmtpd.controller import Controller  # noqa: E402
+
+from bot.standin import ArxivStandIn, serve  # noqa: E402
+from tests.chat_standins import SlackStandIn, TelegramStandIn  # noqa: E402
+from tests.standins import synthetic_week, week_monday  # noqa: E402
+
+WEEK = "2023-W18"
+RECIPIENTS = ["a@example.org", "b@example.org", "c@example.org"]
+FIGURES = ("expected", "delivered", "duplicates", "losses", "ambiguous")
+
+
+class Mailbox:
+    """An SMTP handler that keeps messages and answers 451 to the first `busy` recipients."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.busy = 0
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.busy:
+            self.busy -= 1
+            return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages += envelope.rcpt_tos
+        return "250 OK"
+
+
+def free_port() -> int:
+    """A free loopback port (aiosmtpd's Controller cannot bind port 0)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_round(mode: str, rng: random.Random, arxiv_url: str) -> dict[str, Counter[str]]:
+    """One publish with faults and reruns; per channel: expected, delivered, duplicates, losses, ambiguous."""
+    telegram, slack, mailbox = TelegramStandIn(), SlackStandIn(), Mailbox()
+    telegram.script = [1] * rng.randint(0, 2)
+    slack.script = [1] * rng.randint(0, 1)
+    if rng.random() < 0.5:
+        slack.hold_seconds, slack.hold_posts = 2.5, {rng.randint(1, 2)}
+    mailbox.busy = rng.randint(0, 1)
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with serve(telegram.handle) as tg, serve(slack.handle) as sl, tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "config.yaml"
+            config.write_text(
+                f"store: {{path: {tmp}/store.json}}\n"
+                f"sources:\n  arxiv: {{api_url: '{arxiv_url}', delay_seconds: 0}}\n  feeds: []\n"
+                f"delivery: {{on_ambiguous: {mode}}}\n"
+                "channels:\n"
+                f"  telegram: {{token: '{telegram.token}', chat_id: 1, base_url: '{tg}/bot', "
+                "min_interval_seconds: 0.2}\n"
+                f"  slack: {{token: '{slack.token}', channel: C1, base_url: '{sl}/api/', timeout_seconds: 1}}\n"
+                f"  email: {{host: 127.0.0.1, port: {port}, security: none, sender: bot@example.org, "
+                f"recipients: {json.dumps(RECIPIENTS)}, backoff_seconds: 0}}\n"
+            )
+            command = [sys.executable, "-m", "bot", "--config", str(config), "digest", "--week", WEEK]
+            if rng.random() < 2 / 3:  # a SIGKILL at a random moment of the first run
+                bot = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(rng.uniform(0.5, 4.0))
+                bot.send_signal(signal.SIGKILL)
+                bot.wait()
+            for _ in range(6):  # rerun until a run completes
+                if subprocess.run(command, cwd=REPO, capture_output=True, text=True).returncode == 0:
+                    break
+            expected, ambiguous = parts_and_ambiguous(Path(tmp) / "store.json")
+    finally:
+        controller.stop()
+    received = {
+        "telegram": Counter(telegram.messages),
+        "slack": Counter(json.dumps(post.get("blocks"), sort_keys=True) for post in slack.posts),
+        "email": Counter(mailbox.messages),
+    }
+    figures: dict[str, Counter[str]] = {}
+    for channel, counts in received.items():
+        figures[channel] = Counter(
+            expected=expected[channel], delivered=len(counts), ambiguous=ambiguous[channel],
+            duplicates=sum(n - 1 for n in counts.values()), losses=max(0, expected[channel] - len(counts)),
+        )  # fmt: skip
+    return figures
+
+
+def parts_and_ambiguous(store: Path) -> tuple[Counter[str], Counter[str]]:
+    """Parts per channel in the ledger, and those recorded as ambiguous (skipped or resent after pending)."""
+    data = json.loads(store.read_text(encoding="utf-8"))
+    expected: Counter[str] = Counter()
+    ambiguous: Counter[str] = Counter()
+    for row in data.get("deliveries", {}).values():
+        expected[row["channel"]] += 1
+        ambiguous[row["channel"]] += row.get("error", "").startswith("ambiguous") or row["status"] == "pending"
+    return expected, ambiguous
+
+
+def main() -> None:
+    """Run the rounds and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("rounds", type=int, nargs="?", default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    arxiv = ArxivStandIn(entries=synthetic_week(300, week_monday(WEEK)))
+    with serve(arxiv.handle) as base:
+        for mode in ("skip", "resend"):
+            totals: dict[str, Counter[str]] = {}
+            for _ in range(args.rounds):
+                for channel, figures in run_round(mode, rng, f"{base}/api/query").items():
+                    totals.setdefault(channel, Counter()).update(figures)
+            print(f"on_ambiguous: {mode} ({args.rounds} rounds)")
+            for channel, t in totals.items():
+                numbers = "  ".join(f"{name} {t[name]:4d}" for name in FIGURES)
+                print(f"  {channel:9} {numbers}")
+
+
+if __name__ == "__main__":
+    main()
