@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import _Redact, cli
@@ -125,3 +126,22 @@ def test_a_failed_publish_alerts_the_operator(arxiv_api: ArxivStandIn, write_con
     _digest, alert = telegram.messages
     assert "slack: FAILED" in alert and alert.startswith("Paper Feed Bot: publishing ")
     assert "cannot reach Slack" in alert
+
+
+def test_no_output_of_a_failing_config_shows_a_secret(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = {"TG_SECRET": "987654:SECRET-TG", "SLACK_SECRET": "xoxb-SECRET-SLACK", "SMTP_SECRET": "SECRET-SMTP"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    write_config(
+        "channels:\n  telegram: '${TG_SECRET}'\n"  # a mapping expected: the error must not echo the value
+        "  slack: {token: '${SLACK_SECRET}', channel: 7, colour: red}\n"
+        "  email: {host: h, sender: s, recipients: r, password: '${SMTP_SECRET}', port: '${SMTP_SECRET}'}\n"
+    )
+    outputs = []
+    for command in (["check", "--no-network"], ["check"], ["digest", "--dry-run"], ["status"], ["-v", "run"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 1
+        outputs.append(result.output)
+    assert all("SECRET" not in output for output in outputs), outputs
