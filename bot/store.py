@@ -229,12 +229,15 @@ class Store:
             raise StoreError(f"cannot create the store's folder {self.path.parent}: {error.strerror}") from None
         try:
             self._lock.acquire(timeout=self.lock_timeout)
+            Path(self._lock.lock_file + ".pid").write_text(f"pid {os.getpid()}", encoding="utf-8")
         except Timeout:
             raise StoreLockedError(
                 f"store {self.path} is in use by another bot process ({self._holder()}); "
                 "wait for it to finish or stop it"
             ) from None
-        Path(self._lock.lock_file + ".pid").write_text(f"pid {os.getpid()}", encoding="utf-8")
+        except OSError as error:  # a read-only or full file system, or a folder the bot may not write
+            self._release()
+            raise StoreError(f"cannot lock the store {self.path}: {error.strerror or error}") from None
 
     def _holder(self) -> str:
         try:

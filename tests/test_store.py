@@ -149,3 +149,19 @@ def test_a_row_of_the_wrong_shape_is_a_clear_corrupt_store(tmp_path: Path, table
     with pytest.raises(StoreCorruptError, match=rf"table {table}, row 1: {problem}: .*left untouched"), Store(path):
         pass
     assert path.read_text() == before
+
+
+def test_a_store_folder_the_bot_cannot_write_is_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from filelock import FileLock
+
+    def read_only(self: FileLock, *args: object, **kwargs: object) -> None:  # what the OS answers on EROFS
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(FileLock, "acquire", read_only)
+    with (
+        pytest.raises(StoreError, match=r"cannot lock the store .*s\.json: Read-only file system"),
+        Store(tmp_path / "s.json"),
+    ):
+        pass
