@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from bot.channels import Channel, Part
+from bot.channels.base import SendHooks
 from bot.config import Config
 from bot.digest import Digest
 from bot.errors import DeliveryError, StoreError
@@ -77,7 +78,7 @@ def deliver_channel(
             report.skipped += 1
             continue
         try:
-            remote_id = channel.send(part, partial(ledger.record, channel.name, week, part.id, part.hash, PENDING))
+            remote_id = channel.send(part, _ledger_hooks(ledger, channel.name, week, part))
         except DeliveryError as error:
             _, found = _look(channel, part) if error.ambiguous else (False, None)
             if found is None:
@@ -104,6 +105,15 @@ def deliver_channel(
         report.sent += 1
         log.info("%s %s part %s sent (%s)", channel.name, week, part.id, remote_id)
     return report
+
+
+def _ledger_hooks(ledger: Ledger, channel: str, week: str, part: Part) -> SendHooks:
+    """Pending right before each request; failed (not delivered) before each wait for a retry."""
+
+    def refused(reason: str) -> None:
+        ledger.record(channel, week, part.id, part.hash, FAILED, error=reason)
+
+    return SendHooks(before_request=partial(ledger.record, channel, week, part.id, part.hash, PENDING), refused=refused)
 
 
 def _look(channel: Channel, part: Part) -> tuple[bool, str | None]:

@@ -81,18 +81,27 @@ class Service:
         Each publish is a no-op where the ledger says a week reached every channel. The first failure of a
         streak alerts the operator; retries wait `schedule.retry_seconds`, doubling up to 6 h.
         """
+        self._job("publish", self._publish_due, alert=False)
+
+    def _publish_due(self) -> None:
         due = due_week(datetime.now(UTC), self.config.schedule.publish)
-        problems = [
-            problem
-            for week in weeks_to_publish(self.store, due)
-            if (problem := self._job(f"publish {week}", lambda week=week: self._publish(week), alert=False))
-        ]
-        if self.stopping.is_set():
-            return
+        problems = []
+        for week in weeks_to_publish(self.store, due):
+            if self.stopping.is_set():
+                return  # a shutdown is no failure to retry
+            log.info("publish %s: started", week)
+            try:
+                problem = self._publish(week)
+            except BotError as error:
+                problem = f"publishing {week} failed: {error}"
+            (log.error if problem else log.info)("publish %s: %s", week, problem or "done")
+            problems += [problem] if problem else []
         if not problems:
             if self.failures:
                 log.info("publish succeeded after %d failed attempt(s)", self.failures)
             self.failures = 0
+            return
+        if self.stopping.is_set():
             return
         self.failures += 1
         wait = min(self.config.schedule.retry_seconds * 2 ** (self.failures - 1), MAX_RETRY_SECONDS)

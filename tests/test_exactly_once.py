@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.channels.base import Part
+from bot.channels.base import Part, SendHooks
 from bot.channels.slack import SlackChannel
 from bot.channels.telegram import TelegramChannel
 from bot.cli import cli
@@ -149,18 +149,21 @@ def test_a_part_left_pending_is_looked_up_on_slack_whatever_the_policy(
     assert {rows[("slack", p.id)]["status"] for p in parts} == {SENT} and report.ok
 
 
-def test_a_part_is_marked_pending_only_after_every_wait(telegram: TelegramStandIn) -> None:
+def test_a_part_is_pending_only_while_a_request_may_be_on_its_way(telegram: TelegramStandIn) -> None:
     telegram.script = [1]  # a 429 with retry_after 1 s first
-    marks: list[float] = []
+    marks: list[tuple[str, float]] = []
     channel = TelegramChannel(TelegramConfig(token=telegram.token, chat_id="-100", base_url=telegram.url,
                                              min_interval_seconds=0, timeout_seconds=5))  # fmt: skip
     started = time.monotonic()
+    hooks = SendHooks(before_request=lambda: marks.append(("pending", time.monotonic() - started)),
+                      refused=lambda reason: marks.append(("refused", time.monotonic() - started)))  # fmt: skip
     try:
-        channel.send(digest_part(), lambda: marks.append(time.monotonic() - started))
+        channel.send(digest_part(), hooks)
     finally:
         channel.close()
-    # once before the refused request, once right before the one that went out: after the 1 s wait
-    assert len(marks) == 2 and marks[1] - marks[0] >= 1.0
+    # pending for the refused request, failed while waiting out the 429, pending again right before the next
+    assert [state for state, _ in marks] == ["pending", "refused", "pending"]
+    assert marks[2][1] - marks[1][1] >= 1.0
     assert len(telegram.messages) == 1
 
 

@@ -102,6 +102,8 @@ def test_a_failed_publish_is_retried_with_backoff(
     service = start(config, env, tmp_path)
     try:
         wait_for(lambda: len(telegram.messages) == 1)  # the retry, a second later, publishes the week
+        store = tmp_path / "store.json"
+        wait_for(lambda: '"status":"sent"' in store.read_text(encoding="utf-8"))  # and the job has finished
     finally:
         service.send_signal(signal.SIGTERM)
         assert service.wait(timeout=15) == 0

@@ -25,6 +25,20 @@ class Part:
         return hashlib.sha256(repr(self.payload).encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class SendHooks:
+    """What a channel tells the ledger around each request of one part's send."""
+
+    # Right before a request is written, after every wait: the ledger marks the part pending.
+    before_request: Callable[[], None] = lambda: None
+    # The service answered "not delivered" (a 429, a 4xx from a mail server, no connection) and the channel
+    # waits to retry: the ledger marks the part failed, so a kill during the wait leaves nothing ambiguous.
+    refused: Callable[[str], None] = lambda reason: None
+
+
+NO_HOOKS = SendHooks()
+
+
 class Channel(ABC):
     """A delivery service. Subclasses set `name` and `max_length`, render parts and send one part."""
 
@@ -41,12 +55,12 @@ class Channel(ABC):
         """The digest as this channel's messages, each within its limits (pure)."""
 
     @abstractmethod
-    def send(self, part: Part, before_request: Callable[[], None] = lambda: None) -> str:
+    def send(self, part: Part, hooks: SendHooks = NO_HOOKS) -> str:
         """Deliver one part and return the remote message id; raise DeliveryError on failure.
 
-        `before_request` runs right before each request is written, after every wait (rate limits, 429s):
-        the ledger marks the part pending there, so a kill during a wait leaves nothing ambiguous. A failure
-        after the request may have reached the service is `DeliveryError(ambiguous=True)`, never retried.
+        `hooks.before_request` runs right before each request is written and `hooks.refused` before each wait
+        for a retry, so the part is pending only while a request may be on its way. A failure after the
+        request may have reached the service is `DeliveryError(ambiguous=True)`, never retried.
         """
 
     def resolve(self, part: Part) -> str | None:

@@ -6,11 +6,10 @@ import hashlib
 import smtplib
 import ssl
 import time
-from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from bot.channels.base import Channel, Part
+from bot.channels.base import NO_HOOKS, Channel, Part, SendHooks
 from bot.config import Config, EmailConfig
 from bot.digest import Digest
 from bot.errors import DeliveryError
@@ -61,7 +60,7 @@ class EmailChannel(Channel):
         login = f" as {self.settings.username}" if self.settings.username else ""
         return f"{self.settings.host} ({self.settings.security}){login}, {len(self.settings.recipients)} recipient(s)"
 
-    def send(self, part: Part, before_request: Callable[[], None] = lambda: None) -> str:
+    def send(self, part: Part, hooks: SendHooks = NO_HOOKS) -> str:
         """Send to one recipient; retry what the server refused for now (4xx) or a connection that failed
         before the message was handed over. A connection lost or timed out while the message was being
         handed over may have delivered it: that is ambiguous, never resent in the same run."""
@@ -69,7 +68,7 @@ class EmailChannel(Channel):
         for attempt in range(self.settings.max_retries + 1):
             try:
                 with self._connect() as smtp:
-                    before_request()
+                    hooks.before_request()
                     try:
                         smtp.send_message(msg, to_addrs=[part.payload["to"]])
                     except (smtplib.SMTPServerDisconnected, TimeoutError, ConnectionError) as error:
@@ -80,11 +79,13 @@ class EmailChannel(Channel):
             except smtplib.SMTPRecipientsRefused as error:
                 code, reason = next(iter(error.recipients.values()))
                 if code < 500 and attempt < self.settings.max_retries:
+                    hooks.refused("not accepted yet, retrying")
                     time.sleep(self.settings.backoff_seconds * 2**attempt)
                     continue
                 raise DeliveryError(f"{part.id} refused: {code} {reason.decode(errors='replace')}") from None
             except smtplib.SMTPResponseException as error:
                 if error.smtp_code < 500 and attempt < self.settings.max_retries:
+                    hooks.refused("not accepted yet, retrying")
                     time.sleep(self.settings.backoff_seconds * 2**attempt)
                     continue
                 message = (
@@ -93,6 +94,7 @@ class EmailChannel(Channel):
                 raise DeliveryError(f"{part.id}: SMTP {error.smtp_code} {message}") from None
             except (smtplib.SMTPException, OSError) as error:
                 if attempt < self.settings.max_retries:
+                    hooks.refused("not accepted yet, retrying")
                     time.sleep(self.settings.backoff_seconds * 2**attempt)
                     continue
                 raise DeliveryError(f"{part.id}: {type(error).__name__}: {error}") from None

@@ -5,10 +5,9 @@ from __future__ import annotations
 import http.client
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
-from bot.channels.base import Channel, Part
+from bot.channels.base import NO_HOOKS, Channel, Part, SendHooks
 from bot.commentary import shorten
 from bot.config import Config, SlackConfig
 from bot.digest import Digest, DigestItem
@@ -94,16 +93,17 @@ class SlackChannel(Channel):
             raise DeliveryError(f"cannot reach Slack: {error}") from None
         return f"team {answer.get('team')}, user {answer.get('user')}, channel {self.settings.channel}"
 
-    def send(self, part: Part, before_request: Callable[[], None] = lambda: None) -> str:
+    def send(self, part: Part, hooks: SendHooks = NO_HOOKS) -> str:
         """Post one message; wait out 429s (bounded) and connection failures; never repeat a post that may
         have arrived (a timeout or a dropped connection after the request left)."""
         for attempt in range(self.settings.max_retries + 1):
-            before_request()
+            hooks.before_request()
             try:
                 return self._post(part.payload)
             except _RateLimited as limited:
                 if attempt == self.settings.max_retries:
                     raise DeliveryError(f"rate limited (retry after {limited.seconds:g} s), gave up") from None
+                hooks.refused(f"rate limited, retrying in {limited.seconds:g} s")
                 time.sleep(limited.seconds)
             except OSError as error:
                 if not _never_sent(error):
@@ -112,6 +112,7 @@ class SlackChannel(Channel):
                     ) from None
                 if attempt == self.settings.max_retries:
                     raise DeliveryError(f"cannot reach Slack: {error}") from None
+                hooks.refused(f"cannot reach Slack ({error}), retrying")
                 time.sleep(min(2.0**attempt, 30.0))
         raise AssertionError("unreachable")
 

@@ -6,12 +6,11 @@ import asyncio
 import html
 import re
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from bot.channels.base import Channel, Part
+from bot.channels.base import NO_HOOKS, Channel, Part, SendHooks
 from bot.commentary import shorten
 from bot.config import Config, TelegramConfig
 from bot.digest import Digest, DigestItem
@@ -86,9 +85,9 @@ class TelegramChannel(Channel):
         messages.append(current)
         return [Part(str(i), text) for i, text in enumerate(messages, start=1)]
 
-    def send(self, part: Part, before_request: Callable[[], None] = lambda: None) -> str:
+    def send(self, part: Part, hooks: SendHooks = NO_HOOKS) -> str:
         """Send one HTML message; wait out 429s (bounded), keep at least min_interval between messages."""
-        result: str = self._run(self._send(part.payload, before_request))
+        result: str = self._run(self._send(part.payload, hooks))
         return result
 
     def check(self) -> str:
@@ -120,7 +119,7 @@ class TelegramChannel(Channel):
             self._bot = Bot(self.settings.token, base_url=self.settings.base_url, request=request)
         return self._bot
 
-    async def _send(self, text: str, before_request: Callable[[], None]) -> str:
+    async def _send(self, text: str, hooks: SendHooks) -> str:
         from telegram import LinkPreviewOptions
         from telegram.constants import ParseMode
         from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
@@ -130,7 +129,7 @@ class TelegramChannel(Channel):
             wait = self._last_send + self.settings.min_interval_seconds - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            before_request()
+            hooks.before_request()
             try:
                 message = await bot.send_message(
                     chat_id=self.settings.chat_id,
@@ -144,6 +143,7 @@ class TelegramChannel(Channel):
                 seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
                 if attempt == self.settings.max_retries:
                     raise DeliveryError(f"rate limited (retry after {seconds:g} s), gave up") from None
+                hooks.refused(f"rate limited, retrying in {seconds:g} s")
                 await asyncio.sleep(seconds)
             except TimedOut:
                 # The message may have gone out: leave the ledger row pending for the ambiguity policy.
@@ -151,8 +151,11 @@ class TelegramChannel(Channel):
             except (BadRequest, Forbidden, InvalidToken) as error:
                 raise DeliveryError(f"Telegram refused the message: {error.message}") from None
             except NetworkError as error:
+                if "connect" not in error.message.lower():  # the request may have left: never guess
+                    raise DeliveryError(f"network error: {error.message}", ambiguous=True) from None
                 if attempt == self.settings.max_retries:
                     raise DeliveryError(f"network error: {error.message}") from None
+                hooks.refused(f"no connection ({error.message}), retrying")
                 await asyncio.sleep(min(2.0**attempt, 30.0))
             finally:
                 self._last_send = time.monotonic()
