@@ -19,14 +19,12 @@ import argparse
 import json
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -36,36 +34,11 @@ from aiosmtpd.controller import Controller  # noqa: E402
 from bot.standin import ArxivStandIn, serve  # noqa: E402
 from tests.chat_standins import SlackStandIn, TelegramStandIn  # noqa: E402
 from tests.standins import synthetic_week, week_monday  # noqa: E402
+from tests.test_email import Mailbox, free_port  # noqa: E402
 
 WEEK = "2023-W18"
 RECIPIENTS = ["a@example.org", "b@example.org", "c@example.org"]
 FIGURES = ("expected", "delivered", "duplicates", "losses", "ambiguous")
-
-
-class Mailbox:
-    """An SMTP handler that keeps messages and answers 451 to the first `busy` recipients."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-        self.busy = 0
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if self.busy:
-            self.busy -= 1
-            return "451 4.3.0 Try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages += envelope.rcpt_tos
-        return "250 OK"
-
-
-def free_port() -> int:
-    """A free loopback port (aiosmtpd's Controller cannot bind port 0)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_round(mode: str, rng: random.Random, arxiv_url: str) -> dict[str, Counter[str]]:
@@ -108,7 +81,7 @@ def run_round(mode: str, rng: random.Random, arxiv_url: str) -> dict[str, Counte
     received = {
         "telegram": Counter(telegram.messages),
         "slack": Counter(json.dumps(post.get("blocks"), sort_keys=True) for post in slack.posts),
-        "email": Counter(mailbox.messages),
+        "email": Counter(rcpt for rcpts, _ in mailbox.messages for rcpt in rcpts),
     }
     figures: dict[str, Counter[str]] = {}
     for channel, counts in received.items():
