@@ -305,6 +305,41 @@ def notes(ctx: click.Context, week: str | None) -> None:
     click.echo(f"wrote {path}")
 
 
+@cli.group()
+def archive() -> None:
+    """The public archive: a static site of every published digest, with Atom feeds and search."""
+
+
+@archive.command("build")
+@click.argument("out_dir", required=False, metavar="[OUT_DIR]")
+@click.option("--no-search", is_flag=True, help="Skip the Pagefind search index.")
+@click.pass_context
+def archive_build(ctx: click.Context, out_dir: str | None, no_search: bool) -> None:
+    """Build the archive into OUT_DIR (default: archive.out_dir), replacing an earlier build.
+
+    One page per week, per topic and per hashtag, `feed.xml` plus one Atom feed per topic, and a search
+    index when the archive extra is installed (pip install 'paper-feed-bot[archive]').
+
+    \b
+    Example:
+      bot archive build site/ && python -m http.server -d site
+    """
+    from pathlib import Path
+
+    from bot.archive import build_archive
+    from bot.pipeline import open_store
+
+    config = _config(ctx)
+    target = out_dir or config.archive.out_dir
+    if not target:
+        raise click.UsageError("give OUT_DIR or set archive.out_dir in the config")
+    with open_store(config, read_only=True) as store:
+        report = build_archive(store, config, Path(target), search=not no_search)
+    search = "searchable" if report.searchable else "no search index"
+    click.echo(f"wrote {report.out_dir}: {report.weeks} weeks, {report.pages} pages, "
+               f"{report.size_bytes / 1e6:.1f} MB, {search}")  # fmt: skip
+
+
 @contextmanager
 def _says_what_did_not_happen(words: str) -> Iterator[None]:
     """A source failure ends the command: its one line also says what the command did not do."""

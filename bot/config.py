@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from bot.errors import ConfigError
 from bot.resources import resource_path
@@ -185,6 +185,22 @@ def _default_tags() -> dict[str, list[str]]:
     return tags
 
 
+class ArchiveConfig(_Strict):
+    """The public archive (`bot archive build`); with `out_dir`, `bot run` rebuilds it after each publish."""
+
+    out_dir: str | None = None
+    base_url: str = Field("", description="where the site is served, for absolute links in the Atom feeds")
+    title: str = Field("Paper Feed Bot", min_length=1, max_length=200)
+    language: Language | None = None  # default: digest.language
+
+    @field_validator("base_url")
+    @classmethod
+    def _folder_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://", value):
+            raise ValueError("must be an http(s) URL, e.g. https://example.org/papers/")
+        return value if not value or value.endswith("/") else value + "/"
+
+
 class Config(_Strict):
     """The whole validated configuration."""
 
@@ -198,6 +214,7 @@ class Config(_Strict):
     alerts: AlertsConfig = AlertsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     commentary: CommentaryConfig = CommentaryConfig()
+    archive: ArchiveConfig = ArchiveConfig()
 
     _source: str = PrivateAttr("built-in defaults")
 
@@ -298,7 +315,7 @@ def _semantic_problems(config: Config) -> list[str]:
 
 
 # Keys holding paths: relative ones in a file are relative to that file's folder.
-PATH_KEYS = (("store", "path"), ("digest", "notes_dir"), ("channels", "email", "ca_file"))
+PATH_KEYS = (("store", "path"), ("digest", "notes_dir"), ("channels", "email", "ca_file"), ("archive", "out_dir"))
 
 
 def _relative_to(data: dict[str, Any], folder: Path) -> None:

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -96,6 +97,7 @@ class Service:
                 problem = f"publishing {week} failed: {error}"
             (log.error if problem else log.info)("publish %s: %s", week, problem or "done")
             problems += [problem] if problem else []
+        self._rebuild_archive()
         if not problems:
             if self.failures:
                 log.info("publish succeeded after %d failed attempt(s)", self.failures)
@@ -111,6 +113,20 @@ class Service:
         if self.scheduler is not None:
             when = datetime.now(UTC) + timedelta(seconds=wait)
             self.scheduler.add_job(self.publish_due, "date", run_date=when, id="retry", replace_existing=True)
+
+    def _rebuild_archive(self) -> None:
+        """Rebuild the public archive when `archive.out_dir` is set; a failure is logged, never a failed publish."""
+        out_dir = self.config.archive.out_dir
+        if not out_dir or self.stopping.is_set():
+            return
+        from bot.archive import build_archive
+
+        try:
+            report = build_archive(self.store, self.config, Path(out_dir))
+        except BotError as error:
+            log.error("archive: %s", error)
+            return
+        log.info("archive: %d weeks, %d pages in %s", report.weeks, report.pages, report.out_dir)
 
     def _publish(self, week: Week) -> str | None:
         """Publish one week; what failed, or None."""
