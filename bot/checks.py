@@ -78,6 +78,7 @@ def status_lines(config: Config, weeks: int) -> tuple[list[str], str | None]:
     from bot.ledger import FAILED, Ledger
     from bot.pipeline import open_store
     from bot.service import next_runs
+    from bot.subscribers import Subscribers
 
     lines, failure = [], None
     with open_store(config, read_only=True) as store:
@@ -98,6 +99,8 @@ def status_lines(config: Config, weeks: int) -> tuple[list[str], str | None]:
             failed = [ch for ch, c in counts.items() if c[FAILED]]
             if row is rows[0] and failed:
                 failure = f"the last publish ({row['week']}) failed on {', '.join(failed)}; rerun bot digest to retry"
+        for kind, per_topic in sorted(Subscribers(store, config).counts().items()):
+            lines.append(f"{kind} readers: " + ", ".join(f"{topic} {n}" for topic, n in per_topic.items()))
         for feed in curated.failing_feeds(store):
             lines.append(f"feed {feed['name']}: failing ({feed['failures']} in a row): {feed['error']}")
     for name, when in next_runs(config, datetime.now(UTC)).items():

@@ -140,12 +140,13 @@ def digest(
     if not result.reports:
         click.echo(render(result.digest, fmt, language, config), nl=False)
         return
-    for report in result.reports:
-        click.echo(f"{target} {report.line()}")
-    failed = [r.channel for r in result.reports if not r.ok]
-    if failed:
-        raise click.ClickException(f"{target}: delivery failed on {', '.join(failed)}; rerun to send the missing parts")
-    if not any(r.sent for r in result.reports):
+    for line in result.lines:
+        click.echo(f"{target} {line}")
+    if result.failed:
+        raise click.ClickException(
+            f"{target}: delivery failed on {', '.join(result.failed)}; rerun to send the missing parts"
+        )
+    if not any(r.sent for r in result.every_report):
         click.echo(f"{target}: nothing to send, already delivered to every channel (--force resends)")
 
 
@@ -338,6 +339,79 @@ def archive_build(ctx: click.Context, out_dir: str | None, no_search: bool) -> N
     search = "searchable" if report.searchable else "no search index"
     click.echo(f"wrote {report.out_dir}: {report.weeks} weeks, {report.pages} pages, "
                f"{report.size_bytes / 1e6:.1f} MB, {search}")  # fmt: skip
+
+
+@cli.group()
+def subscribers() -> None:
+    """Readers with their own topics: email subscribers you add, Telegram readers who messaged the bot."""
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--topics", metavar="A,B", help="Comma-separated topics (default: every topic).")
+@click.option("--lang", type=click.Choice(LANGUAGES), help="Language of their digest (default: digest.language).")
+@click.pass_context
+def subscribers_add(ctx: click.Context, email: str, topics: str | None, lang: str | None) -> None:
+    """Subscribe an email address (or change an existing reader's topics and language).
+
+    Each week they get the digest filtered to their topics, with a List-Unsubscribe header and line.
+
+    \b
+    Example:
+      bot subscribers add ada@example.org --topics diffusion,mllm --lang en
+    """
+    from bot.pipeline import open_store
+    from bot.subscribers import Subscribers
+
+    config = _config(ctx)
+    with open_store(config) as store:
+        reader = Subscribers(store, config).add("email", email, topics.split(",") if topics else None, lang)
+    click.echo(f"subscribed {reader.id}: {', '.join(reader.topics)} ({reader.language})")
+
+
+@subscribers.command("remove")
+@click.argument("reader")
+@click.pass_context
+def subscribers_remove(ctx: click.Context, reader: str) -> None:
+    """Unsubscribe a reader: an email address, or `telegram:<chat id>` as `list` shows it.
+
+    \b
+    Example:
+      bot subscribers remove ada@example.org
+      bot subscribers remove telegram:123456789
+    """
+    from bot.pipeline import open_store
+    from bot.subscribers import Subscribers, parse_reader
+
+    config = _config(ctx)
+    kind, address = parse_reader(reader)
+    with open_store(config) as store:
+        if not Subscribers(store, config).remove(kind, address):
+            raise BotError(f"{kind}:{address} is not subscribed (see bot subscribers list)")
+    click.echo(f"unsubscribed {kind}:{address}")
+
+
+@subscribers.command("list")
+@click.option("--kind", type=click.Choice(["telegram", "email"]), help="Only readers of this channel.")
+@click.pass_context
+def subscribers_list(ctx: click.Context, kind: str | None) -> None:
+    """List readers: id, topics, language, since, and whether they are active (and why not).
+
+    \b
+    Example:
+      bot subscribers list --kind email
+    """
+    from bot.pipeline import open_store
+    from bot.subscribers import Subscribers
+
+    config = _config(ctx)
+    with open_store(config, read_only=True) as store:
+        readers = Subscribers(store, config).all(kind)
+    for reader in readers:
+        state = "active" if reader.active else f"inactive ({reader.note})"
+        click.echo(f"{reader.id}\t{','.join(reader.topics)}\t{reader.language}\t{reader.since}\t{state}")
+    if not readers:
+        click.echo("no subscribers", err=True)
 
 
 @contextmanager

@@ -95,6 +95,12 @@ class TelegramConfig(_Strict):
     min_interval_seconds: float = Field(1.0, ge=0, le=HOUR)
     max_retries: int = Field(5, ge=0)
     timeout_seconds: float = Field(30.0, gt=0, le=HOUR)
+    # Readers who message the bot (`bot run`): /start, /topics, /lang, /stop, /last, /help.
+    subscriptions: bool = True
+    webhook_url: str | None = None  # public https URL Telegram posts updates to; unset: long polling
+    webhook_listen: str = Field("127.0.0.1:8443", pattern=r"^[^:]+:\d+$", description="host:port of the webhook")
+    subscriber_rate: float = Field(30.0, ge=0, le=1000, description="messages per second to readers (0: no limit)")
+    chat_interval_seconds: float = Field(1.0, ge=0, le=HOUR, description="between two messages to one reader")
 
 
 class SlackConfig(_Strict):
@@ -113,7 +119,8 @@ class EmailConfig(_Strict):
     username: str | None = None
     password: str | None = None
     sender: str
-    recipients: list[str]
+    recipients: list[str] = []
+    unsubscribe_url: str | None = Field(None, pattern=r"^https://", description="one-click unsubscribe endpoint")
     ca_file: str | None = None
     max_retries: int = Field(3, ge=0)
     backoff_seconds: float = Field(5.0, ge=0, le=HOUR)

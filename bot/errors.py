@@ -57,10 +57,12 @@ class NotesError(BotError):
 class DeliveryError(BotError):
     """A channel failed to deliver a part."""
 
-    def __init__(self, message: str, *, ambiguous: bool = False) -> None:
+    def __init__(self, message: str, *, ambiguous: bool = False, gone: bool = False) -> None:
         super().__init__(message)
         # The remote side may have received it (a timeout after sending): the ledger keeps it pending.
         self.ambiguous = ambiguous
+        # The recipient cannot be reached again (a reader who blocked the bot, a mailbox that does not exist).
+        self.gone = gone
 
 
 class UnreachableError(SourceError):

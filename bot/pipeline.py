@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from bot.render import render_notes
 from bot.selection import Ranked, explain, in_digest_order, ranked_topics, select
 from bot.sources import arxiv as arxiv_source
 from bot.store import Store
+from bot.subscribers import ReaderReport, Roster, deliver_to_all_readers
 from bot.week import Week
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,23 @@ class Publication:
 
     digest: Digest
     reports: list[ChannelReport]
+    readers: list[ReaderReport] = field(default_factory=list)
+
+    @property
+    def every_report(self) -> list[ChannelReport | ReaderReport]:
+        """Per channel, then per channel's readers."""
+        return [*self.reports, *self.readers]
+
+    @property
+    def lines(self) -> list[str]:
+        """One summary line per channel, then per channel's readers."""
+        return [r.line() for r in self.every_report]
+
+    @property
+    def failed(self) -> list[str]:
+        """The channels (or channels' readers) whose delivery failed."""
+        readers = [f"{r.channel} readers" for r in self.readers if not r.ok]
+        return [r.channel for r in self.reports if not r.ok] + readers
 
     @property
     def empty(self) -> bool:
@@ -208,5 +226,8 @@ def publish(
             freeze_digest(store, digest)
     if force:
         ledger.forget(str(week), only)
+        for channel in channels:
+            Roster(store, channel.name, str(week)).forget()
     reports = deliver(ledger, channels, digest, language or config.digest.language, config, should_stop)
-    return Publication(digest, reports)
+    readers = deliver_to_all_readers(store, channels, digest, config, should_stop) if channels else []
+    return Publication(digest, reports, readers)

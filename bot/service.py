@@ -1,4 +1,5 @@
-"""`bot run`: the long-running service — a weekly publish job, a daily collect job, and catch-up at start.
+"""`bot run`: the long-running service — a weekly publish job, a daily collect job, and catch-up at start;
+with Telegram configured, the bot also answers readers' private messages (`bot.telegram_bot`).
 
 What is due is decided from the store's ledger, not from the scheduler's memory: at start-up the latest week
 whose publish time has passed is published (which sends only what the ledger lacks, so a restart sends
@@ -131,14 +132,25 @@ class Service:
     def _publish(self, week: Week) -> str | None:
         """Publish one week; what failed, or None."""
         result = pipeline.publish(self.config, self.store, week, should_stop=self.stopping.is_set)
-        for report in result.reports:
+        for report in result.every_report:
             (log.info if report.ok else log.error)("publish %s %s", week, report.line())
-        failed = [r.line() for r in result.reports if not r.ok and not self.stopping.is_set()]
+        failed = [r.line() for r in result.every_report if not r.ok and not self.stopping.is_set()]
         if result.empty:
             log.warning("publish %s: empty week: nothing sent", week)
         elif not result.reports:
             log.info("publish %s: %d items frozen (no channel configured)", week, len(result.digest.items))
         return f"publishing {week} failed: " + "; ".join(failed) if failed else None
+
+    def _reader_bot(self) -> Any:
+        """Start answering readers' messages when Telegram is configured with subscriptions on (the default)."""
+        telegram = self.config.channels.telegram
+        if telegram is None or not telegram.subscriptions:
+            return None
+        from bot.telegram_bot import ReaderBot
+
+        readers = ReaderBot(self.config, self.store)
+        readers.start()
+        return readers
 
     def collect(self) -> None:
         """Refresh the curated feeds into the store."""
@@ -197,10 +209,13 @@ class Service:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        readers = self._reader_bot()
         for name, when in next_runs(self.config, datetime.now(UTC)).items():
             log.info("next %s: %s", name, when.isoformat())
         log.info("service started (store %s, pid %d)", self.store.path, os.getpid())
         scheduler.start()
+        if readers is not None:
+            readers.stop()
         if not self.idle.wait(SHUTDOWN_GRACE_SECONDS):
             # Every ledger write is atomic; a part left pending is resolved by delivery.on_ambiguous next run.
             log.warning("a job is still running after %.0f s; exiting without waiting for it", SHUTDOWN_GRACE_SECONDS)

@@ -125,6 +125,9 @@ def serve(handle: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
     """Run a handler on a loopback port for the duration; yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the real services: a client reuses its connection
+        disable_nagle_algorithm = True  # headers and body go in two writes: don't hold the second for an ACK
+
         def do_GET(self) -> None:
             handle(self)
 
@@ -134,7 +137,13 @@ def serve(handle: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with running(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        yield url
+
+
+@contextmanager
+def running(server: ThreadingHTTPServer) -> Iterator[str]:
+    """Serve in a background thread for the duration; yields the base URL."""
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

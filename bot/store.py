@@ -3,20 +3,22 @@
 TinyDB rewrites its file in place with no lock. Here the storage writes a temp file, fsyncs it and
 `os.replace`s it, so a crash leaves the old or the new file, never a torn one; a file lock keeps a second
 bot process out for the whole run; `Store.batch()` turns the several TinyDB writes of one step into one
-file write; a corrupt file is refused, named, and left untouched.
+file write; a corrupt file is refused, named, and left untouched. TinyDB is not thread-safe: every table
+call and every batch holds the store's lock, so `bot run`'s Telegram handlers and its jobs can share it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tinydb import Query, TinyDB
@@ -27,7 +29,7 @@ from bot.errors import StoreCorruptError, StoreError, StoreLockedError
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-TABLES = ("meta", "digests", "featured", "deliveries", "candidates", "feeds", "subscribers", "commentary")
+TABLES = ("meta", "digests", "featured", "deliveries", "candidates", "feeds", "subscribers", "roster", "commentary")
 
 
 class AtomicJSONStorage(Storage):
@@ -61,7 +63,8 @@ class AtomicJSONStorage(Storage):
         """
         if not self._dirty or self._data is None:
             return
-        content = json.dumps(self._data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        # orjson: a store of 10,000 readers is ~2.5 MB, rewritten once a batch; json.dumps took 10x as long.
+        content = orjson.dumps(self._data, option=orjson.OPT_NON_STR_KEYS)
         try:
             _write_atomically(self.path, content)
         except OSError as error:
@@ -153,9 +156,26 @@ class _Commentary(_Row):
     text: str
 
 
+class _Subscriber(_Row):
+    kind: Literal["telegram", "email"]
+    address: str
+    topics: list[str]
+    language: str
+    active: bool
+
+
+class _Roster(_Row):
+    channel: str
+    week: str
+    sent: list[str]
+    pending: list[str]
+    failed: dict[str, str]
+
+
 # What the bot reads from each table: a row that does not fit is a corrupt store, said once, at open.
 _ROWS: dict[str, type[_Row]] = {"digests": _Digest, "featured": _Featured, "deliveries": _Delivery,
-                                "candidates": _Candidate, "feeds": _Feed, "commentary": _Commentary}  # fmt: skip
+                                "candidates": _Candidate, "feeds": _Feed, "commentary": _Commentary,
+                                "subscribers": _Subscriber, "roster": _Roster}  # fmt: skip
 
 
 def _check_rows(data: dict[str, Any], path: Path, hint: str) -> None:
@@ -177,8 +197,8 @@ def load_json(path: Path) -> dict[str, Any]:
     backup = path.with_name(path.name + ".bak")
     hint = f"restore the backup {backup} or move the file away" if backup.exists() else "move the file away"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:  # (invalid UTF-8 included)
         raise StoreCorruptError(f"store {path} is corrupt ({exc}); it was left untouched: {hint}") from None
     except OSError as exc:
         raise StoreError(f"cannot read store {path}: {exc.strerror}") from None
@@ -204,6 +224,7 @@ class Store:
         self._lock = FileLock(str(self.path) + ".lock")
         self._storage: AtomicJSONStorage | None = None
         self.db: TinyDB | None = None
+        self.mutex = threading.RLock()  # one thread at a time inside TinyDB (see the module docstring)
 
     def __enter__(self) -> Store:
         if not self.read_only:
@@ -254,25 +275,51 @@ class Store:
             self.table("meta").insert({"schema": SCHEMA_VERSION})
 
     def table(self, name: str) -> Any:
-        """One TinyDB table of the store."""
+        """One TinyDB table of the store; each of its calls holds the store's lock."""
         if self.db is None:
             raise StoreError(f"store {self.path} is not open")
         if name not in TABLES:
             raise StoreError(f"unknown store table {name!r}")
-        return self.db.table(name)
+        assert self._storage is not None
+        return _LockedTable(self.db.table(name), self.mutex, self._storage.batch)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Make all writes inside one atomic file write."""
+        """Make all writes inside one atomic file write (other threads wait until it is written)."""
         if self.read_only:
             raise StoreError(f"store {self.path} was opened read-only")
         assert self._storage is not None
-        with self._storage.batch():
+        with self.mutex, self._storage.batch():
             yield
 
     def size_bytes(self) -> int:
         """The file's size on disk (0 before the first write)."""
         return self.path.stat().st_size if self.path.exists() else 0
+
+
+class _LockedTable:
+    """A TinyDB table whose every method call holds a lock (TinyDB itself is not thread-safe) and is one file
+    write at most (TinyDB's `upsert` of a new row writes twice: an update that matched nothing, an insert)."""
+
+    def __init__(self, table: Any, mutex: threading.RLock, batch: Callable[[], AbstractContextManager[None]]) -> None:
+        self._table = table
+        self._mutex = mutex
+        self._batch = batch
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._table, name)
+        if not callable(attribute):
+            return attribute
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._mutex, self._batch():
+                return attribute(*args, **kwargs)
+
+        return locked
+
+    def __len__(self) -> int:
+        with self._mutex:
+            return len(self._table)
 
 
 class _StorageFactory:

@@ -49,15 +49,45 @@ def parse_telegram_html(text: str) -> str:
 
 @dataclass
 class TelegramStandIn:
-    """`POST /bot<token>/sendMessage`; `script` holds 429s (retry_after seconds) to answer first."""
+    """The Bot API methods the bot uses: sendMessage (HTML parsed as Telegram does, 4096 units, 403 for a
+    reader who blocked the bot, 429 from `script` or from the rate limits), getMe, getUpdates (long polling
+    over `push_update`), answerCallbackQuery, editMessageReplyMarkup, setWebhook and deleteWebhook.
+
+    With `rate_limits`, more than 30 messages a second overall or one a second to a private chat get a 429.
+    """
 
     token: str = "123:TEST"
     script: list[int] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)  # the visible texts accepted
     raw: list[str] = field(default_factory=list)
+    chats: dict[str, list[str]] = field(default_factory=dict)  # chat id → visible texts accepted
+    markups: dict[tuple[str, int], Any] = field(default_factory=dict)  # (chat, message id) → inline keyboard
+    blocked: set[str] = field(default_factory=set)  # chats whose reader blocked the bot
+    answered: list[str] = field(default_factory=list)  # callback query ids answered
+    webhook: str = ""
     rejected: list[str] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)  # the Bot API methods called, in order
+    rate_limits: bool = False
+    hold: float = 0.0  # seconds to hold each message to a group or channel before taking it (a slow server)
+    drop_posts: set[int] = field(default_factory=set)  # sendMessage calls (1-based) taken, then answered by a
+    # dropped connection: the message arrived, the bot cannot know
+    _posts: int = 0
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    _arrived: threading.Condition = field(default_factory=threading.Condition)
+    _next_update: int = 1
+    _sent_at: list[float] = field(default_factory=list)
+    _chat_sent_at: dict[str, float] = field(default_factory=dict)
+
+    def push_update(self, update: dict[str, Any]) -> int:
+        """Queue an update for getUpdates (its update_id is set here); returns the id."""
+        with self._arrived:
+            update = {**update, "update_id": self._next_update}
+            self._next_update += 1
+            self.updates.append(update)
+            self._arrived.notify_all()
+            return int(update["update_id"])
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length", 0))
@@ -69,32 +99,97 @@ class TelegramStandIn:
         if not handler.path.startswith(f"/bot{self.token}/"):
             return reply_json(handler, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         method = handler.path.rsplit("/", 1)[1]
+        self.calls.append(method)
         if method == "getMe":
             result = {"id": 1, "is_bot": True, "first_name": "Feed", "username": "feed_bot"}
             return reply_json(handler, 200, {"ok": True, "result": result})
+        if method == "getUpdates":
+            return reply_json(handler, 200, {"ok": True, "result": self._updates(params)})
+        if method in ("setWebhook", "deleteWebhook"):
+            self.webhook = str(params.get("url", "")) if method == "setWebhook" else ""
+            return reply_json(handler, 200, {"ok": True, "result": True})
+        if method == "answerCallbackQuery":
+            self.answered.append(str(params.get("callback_query_id")))
+            return reply_json(handler, 200, {"ok": True, "result": True})
+        if method == "editMessageReplyMarkup":
+            return self._edit(handler, params)
         if method != "sendMessage":
             return reply_json(handler, 404, {"ok": False, "error_code": 404, "description": "Not Found"})
+        if self.hold and str(params.get("chat_id")).startswith("-"):
+            time.sleep(self.hold)
         with self.lock:
             if self.script:
-                wait = self.script.pop(0)
-                return reply_json(handler, 429, {"ok": False, "error_code": 429, "parameters": {"retry_after": wait},
-                                                 "description": f"Too Many Requests: retry after {wait}"})  # fmt: skip
+                return self._too_many(handler, self.script.pop(0))
+            if str(params.get("chat_id")) in self.blocked:
+                return reply_json(handler, 403, {"ok": False, "error_code": 403,
+                                                 "description": "Forbidden: bot was blocked by the user"})  # fmt: skip
+            if self.rate_limits and (wait := self._over_limit(str(params.get("chat_id")))):
+                return self._too_many(handler, wait)
+            self._posts += 1
+            if self._posts in self.drop_posts:
+                self._take(params)
+                handler.close_connection = True  # no answer at all: the client sees the connection dropped
+                return None
             return self._send(handler, params)
 
+    def _updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Updates after `offset` (confirming the ones before it), waiting up to `timeout` seconds for one."""
+        offset, timeout = int(params.get("offset") or 0), float(params.get("timeout") or 0)
+        with self._arrived:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+            self._arrived.wait_for(lambda: bool(self.updates), timeout=min(timeout, 2.0))
+            return list(self.updates)
+
+    def _over_limit(self, chat: str) -> int:
+        now = time.monotonic()
+        self._sent_at = [t for t in self._sent_at if now - t < 1.0]
+        private = not chat.startswith("-")
+        if len(self._sent_at) >= 30 or (private and now - self._chat_sent_at.get(chat, -9.0) < 1.0):
+            return 1
+        self._sent_at.append(now)
+        self._chat_sent_at[chat] = now
+        return 0
+
+    def _too_many(self, handler: BaseHTTPRequestHandler, wait: int) -> None:
+        return reply_json(handler, 429, {"ok": False, "error_code": 429, "parameters": {"retry_after": wait},
+                                         "description": f"Too Many Requests: retry after {wait}"})  # fmt: skip
+
     def _send(self, handler: BaseHTTPRequestHandler, params: dict[str, Any]) -> None:
+        problem, message = self._take(params)
+        if problem:
+            return self._bad(handler, problem)
+        return reply_json(handler, 200, {"ok": True, "result": message})
+
+    def _take(self, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Check a message as Telegram does and keep it: (the Bad Request description, or "", the message)."""
         text = str(params.get("text", ""))
         try:
             visible = parse_telegram_html(text) if params.get("parse_mode") == "HTML" else text
         except ValueError as error:
-            return self._bad(handler, f"Bad Request: can't parse entities: {error}")
+            return f"Bad Request: can't parse entities: {error}", {}
         if not visible.strip():
-            return self._bad(handler, "Bad Request: message text is empty")
+            return "Bad Request: message text is empty", {}
         if len(visible.encode("utf-16-le")) // 2 > 4096:
-            return self._bad(handler, "Bad Request: message is too long")
+            return "Bad Request: message is too long", {}
+        chat = str(params.get("chat_id", 0))
         self.messages.append(visible)
         self.raw.append(text)
-        message = {"message_id": len(self.messages), "date": 1700000000, "text": visible,
-                   "chat": {"id": int(params.get("chat_id", 0)), "type": "channel"}}  # fmt: skip
+        self.chats.setdefault(chat, []).append(visible)
+        message_id = len(self.chats[chat])
+        markup = params.get("reply_markup")
+        if markup:
+            self.markups[(chat, message_id)] = json.loads(markup) if isinstance(markup, str) else markup
+        return "", {"message_id": message_id, "date": 1700000000, "text": visible,
+                    "chat": {"id": int(chat), "type": "channel" if chat.startswith("-") else "private"}}  # fmt: skip
+
+    def _edit(self, handler: BaseHTTPRequestHandler, params: dict[str, Any]) -> None:
+        chat, message_id = str(params.get("chat_id")), int(params.get("message_id") or 0)
+        if (chat, message_id) not in self.markups:
+            return self._bad(handler, "Bad Request: message to edit not found")
+        markup = params.get("reply_markup")
+        self.markups[(chat, message_id)] = json.loads(markup) if isinstance(markup, str) else markup
+        message = {"message_id": message_id, "date": 1700000000, "text": self.chats[chat][message_id - 1],
+                   "chat": {"id": int(chat), "type": "private"}}  # fmt: skip
         return reply_json(handler, 200, {"ok": True, "result": message})
 
     def _bad(self, handler: BaseHTTPRequestHandler, description: str) -> None:

@@ -6,7 +6,6 @@ The arXiv API stand-in lives in the package (`bot.standin`, also behind `bot dem
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bot.standin import ArxivStandIn, Entry, atom_page, recorded_week, reply_json, serve
+from bot.standin import ArxivStandIn, Entry, atom_page, recorded_week, reply_json, running, serve
 
 __all__ = ["ArxivStandIn", "Entry", "atom_page", "recorded_week", "reply_json", "serve", "serve_folder",
            "synthetic_week", "week_monday"]  # fmt: skip
@@ -29,14 +28,8 @@ class _QuietFiles(SimpleHTTPRequestHandler):
 @contextmanager
 def serve_folder(folder: Path) -> Iterator[str]:
     """A static web server for a folder on loopback (as a reader's web server would serve the archive)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietFiles, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running(ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietFiles, directory=str(folder)))) as url:
+        yield url
 
 
 OTHER_TITLES = [

@@ -19,12 +19,13 @@ from bot.channels.telegram import TelegramChannel
 from bot.cli import cli
 from bot.config import Config, SlackConfig, TelegramConfig
 from bot.delivery import deliver
+from bot.digest import Digest
 from bot.errors import DeliveryError
 from bot.ledger import PENDING, SENT, Ledger
 from bot.store import Store
 from tests.chat_standins import SlackStandIn, TelegramStandIn
 from tests.standins import ArxivStandIn, synthetic_week, week_monday
-from tests.test_delivery import digest
+from tests.test_delivery import WEEK, digest, item
 
 WriteConfig = Callable[..., Path]
 
@@ -169,3 +170,30 @@ def test_a_part_is_pending_only_while_a_request_may_be_on_its_way(telegram: Tele
 
 def digest_part() -> Part:
     return Part("1", "<b>Week</b>\n\nOne paper")
+
+
+def test_a_telegram_connection_dropped_after_the_message_left_is_ambiguous_not_resent(
+    telegram: TelegramStandIn, tmp_path: Path
+) -> None:
+    telegram.drop_posts = {1}  # Telegram takes the message, then the connection drops without an answer
+    channel = TelegramChannel(TelegramConfig(token=telegram.token, chat_id="-100", base_url=telegram.url,
+                                             min_interval_seconds=0, timeout_seconds=5))  # fmt: skip
+    with Store(tmp_path / "s.json") as store:
+        ledger = Ledger(store)
+        [report] = deliver(ledger, [channel], Digest(WEEK, (item(1),)), "en", Config())
+        assert (report.sent, report.ambiguous) == (0, 1) and "(1 ambiguous)" in report.line()
+        assert [row["status"] for row in ledger.rows(str(WEEK)).values()] == ["pending"]
+    assert len(telegram.messages) == 1  # it arrived once; the run did not send it again
+
+
+def test_a_telegram_connection_that_never_opened_is_retried_and_not_ambiguous() -> None:
+    from tests.test_email import free_port
+
+    marks: list[str] = []
+    channel = TelegramChannel(TelegramConfig(token="1:x", chat_id="-1", base_url=f"http://127.0.0.1:{free_port()}/bot",
+                                             max_retries=1, timeout_seconds=2))  # fmt: skip
+    hooks = SendHooks(before_request=lambda: marks.append("pending"), refused=lambda reason: marks.append("refused"))
+    with pytest.raises(DeliveryError, match="ConnectError") as raised:
+        channel.send(digest_part(), hooks)
+    channel.close()
+    assert not raised.value.ambiguous and marks == ["pending", "refused", "pending"]

@@ -45,7 +45,7 @@ def test_run_catches_up_once_refuses_a_second_instance_and_stops_on_sigterm(
     arxiv_api.entries = synthetic_week(100, week_monday(str(due)))
     config = write_config(
         f"channels:\n  telegram: {{token: '{telegram.token}', chat_id: 1, base_url: '{telegram.url}',"
-        f" min_interval_seconds: 0}}\narchive:\n  out_dir: {tmp_path / 'site'}\n"
+        f" min_interval_seconds: 0, subscriptions: false}}\narchive:\n  out_dir: {tmp_path / 'site'}\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
 
@@ -68,6 +68,7 @@ def test_run_catches_up_once_refuses_a_second_instance_and_stops_on_sigterm(
     assert "archive: 1 weeks" in log  # rebuilt after the publish
     assert due.label("ko") in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert telegram.token not in log  # secrets never logged
+    assert "getUpdates" not in telegram.calls  # subscriptions off: the bot does not answer readers
 
     restarted = start(config, env, tmp_path)
     time.sleep(3)  # the catch-up job runs at once and finds everything delivered

@@ -6,10 +6,20 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from bot.config import Config
 from bot.digest import Digest
+
+
+class Reader(Protocol):
+    """Who a reader's part goes to: a Telegram chat id or an email address, and their unsubscribe secret."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def token(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -18,6 +28,7 @@ class Part:
 
     id: str
     payload: Any
+    to: str = ""  # a reader's chat or address; empty: the channel's configured destination
 
     @property
     def hash(self) -> str:
@@ -53,6 +64,15 @@ class Channel(ABC):
     @abstractmethod
     def parts(self, digest: Digest, language: str, config: Config) -> list[Part]:
         """The digest as this channel's messages, each within its limits (pure)."""
+
+    @property
+    def has_readers(self) -> bool:
+        """Whether readers subscribe to this channel themselves (`bot subscribers`, the Telegram bot)."""
+        return False
+
+    def reader_parts(self, digest: Digest, language: str, config: Config) -> Callable[[Reader], list[Part]]:
+        """The digest rendered once, as a function giving one reader's parts (channels with readers override)."""
+        raise NotImplementedError(f"{self.name} has no readers")
 
     @abstractmethod
     def send(self, part: Part, hooks: SendHooks = NO_HOOKS) -> str:

@@ -1,21 +1,36 @@
-"""Email (smtplib): one multipart/alternative message (plain text + HTML) per recipient."""
+"""Email (smtplib): one multipart/alternative message (plain text + HTML) per recipient.
+
+Readers (`bot subscribers add`) get their own filtered copy with `List-Unsubscribe` (a mailto: the sender's
+address, subject `unsubscribe <token>`; plus `channels.email.unsubscribe_url` with `List-Unsubscribe-Post`
+for one-click unsubscribe, RFC 8058, when the operator runs such an endpoint) and an unsubscribe line.
+One SMTP connection is kept for a run's messages, checked with NOOP before each reuse.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import html as _html
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
+from urllib.parse import quote
 
-from bot.channels.base import NO_HOOKS, Channel, Part, SendHooks
+from bot.channels.base import NO_HOOKS, Channel, Part, Reader, SendHooks
 from bot.config import Config, EmailConfig
 from bot.digest import Digest
 from bot.errors import DeliveryError
 from bot.render import context, environment, render, subject
 
 _DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
+UNSUBSCRIBE = {
+    "ko": "구독 해지: {link}",
+    "en": "Unsubscribe: {link}",
+    "zh": "退订：{link}",
+}
 
 
 class EmailChannel(Channel):
@@ -27,13 +42,31 @@ class EmailChannel(Channel):
 
     settings: EmailConfig
 
+    def __init__(self, settings: EmailConfig) -> None:
+        super().__init__(settings)
+        self._smtp: smtplib.SMTP | None = None
+
     def parts(self, digest: Digest, language: str, config: Config) -> list[Part]:
         """One part per recipient, each the same message with its own To and Message-ID."""
+        body = self.body(digest, language, config)
+        return [Part(rcpt, {**body, "to": rcpt}) for rcpt in self.settings.recipients]
+
+    @property
+    def has_readers(self) -> bool:
+        """Readers are added with `bot subscribers add`."""
+        return True
+
+    def reader_parts(self, digest: Digest, language: str, config: Config) -> Callable[[Reader], list[Part]]:
+        """One message per reader, with their unsubscribe links."""
+        body = self.body(digest, language, config)
+        return lambda reader: [Part(reader.address, {**body, "to": reader.address, "token": reader.token})]
+
+    def body(self, digest: Digest, language: str, config: Config) -> dict[str, str]:
+        """Subject, plain text and HTML of the digest (pure)."""
         text = render(digest, "text", language, config)
         html = environment(autoescape=True).get_template("email.html.j2").render(context(digest, language, config))
-        title = subject(digest, language)
-        return [Part(rcpt, {"to": rcpt, "subject": title, "text": text, "html": html, "week": str(digest.week)})
-                for rcpt in self.settings.recipients]  # fmt: skip
+        return {"subject": subject(digest, language), "text": text, "html": html, "week": str(digest.week),
+                "language": language}  # fmt: skip
 
     def message(self, payload: dict[str, str]) -> EmailMessage:
         """The MIME message of one part; its Message-ID is stable per (week, recipient)."""
@@ -46,9 +79,27 @@ class EmailChannel(Channel):
         msg["Date"] = formatdate(usegmt=True)
         msg["Message-ID"] = f"<{payload['week']}.{digest_id}@{domain}>"
         msg["List-Id"] = f"Paper Feed Bot <paper-feed-bot.{domain}>"
-        msg.set_content(payload["text"])
-        msg.add_alternative(payload["html"], subtype="html")
+        text, html = payload["text"], payload["html"]
+        if payload.get("token"):
+            links = self.unsubscribe_links(payload["token"])
+            msg["List-Unsubscribe"] = ", ".join(f"<{link}>" for link in links)
+            if self.settings.unsubscribe_url:
+                msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            line = UNSUBSCRIBE[payload.get("language", "en")].format(link=links[-1])
+            text += f"\n--\n{line}\n"
+            html = html.replace("</body>", f'<p style="color: #666">{_html.escape(line)}</p>\n</body>')
+        msg.set_content(text)
+        msg.add_alternative(html, subtype="html")
         return msg
+
+    def unsubscribe_links(self, token: str) -> list[str]:
+        """The mailto link (always) and the one-click URL (when configured), for a reader's token."""
+        address = parseaddr(self.settings.sender)[1]
+        links = [f"mailto:{address}?subject={quote(f'unsubscribe {token}')}"]
+        if self.settings.unsubscribe_url:
+            separator = "&" if "?" in self.settings.unsubscribe_url else "?"
+            links.append(f"{self.settings.unsubscribe_url}{separator}token={quote(token)}")
+        return links
 
     def check(self) -> str:
         """Connect, negotiate TLS and log in, then quit without sending."""
@@ -67,38 +118,69 @@ class EmailChannel(Channel):
         msg = self.message(part.payload)
         for attempt in range(self.settings.max_retries + 1):
             try:
-                with self._connect() as smtp:
-                    hooks.before_request()
-                    try:
-                        smtp.send_message(msg, to_addrs=[part.payload["to"]])
-                    except (smtplib.SMTPServerDisconnected, TimeoutError, ConnectionError) as error:
-                        # (a refusal with a code, SMTPResponseException, is an answer: handled below)
-                        raise DeliveryError(f"{part.id}: connection lost while sending ({error}); it may have "
-                                            "arrived", ambiguous=True) from None  # fmt: skip
+                smtp = self._session()
+                hooks.before_request()
+                try:
+                    smtp.send_message(msg, to_addrs=[part.payload["to"]])
+                except (smtplib.SMTPServerDisconnected, TimeoutError, ConnectionError) as error:
+                    # (a refusal with a code, SMTPResponseException, is an answer: handled below)
+                    self._drop()
+                    raise DeliveryError(f"{part.id}: connection lost while sending ({error}); it may have "
+                                        "arrived", ambiguous=True) from None  # fmt: skip
                 return str(msg["Message-ID"])
-            except smtplib.SMTPRecipientsRefused as error:
+            except smtplib.SMTPRecipientsRefused as error:  # the connection stays usable (smtplib sent RSET)
                 code, reason = next(iter(error.recipients.values()))
                 if code < 500 and attempt < self.settings.max_retries:
-                    hooks.refused("not accepted yet, retrying")
-                    time.sleep(self.settings.backoff_seconds * 2**attempt)
+                    self._retry_later(hooks, attempt)
                     continue
-                raise DeliveryError(f"{part.id} refused: {code} {reason.decode(errors='replace')}") from None
+                # A reader's mailbox that does not exist (550/551/553) is not tried again every week.
+                gone = code in (550, 551, 553) and bool(part.payload.get("token"))
+                raise DeliveryError(f"{part.id} refused: {code} {reason.decode(errors='replace')}", gone=gone) from None
             except smtplib.SMTPResponseException as error:
+                self._drop()
                 if error.smtp_code < 500 and attempt < self.settings.max_retries:
-                    hooks.refused("not accepted yet, retrying")
-                    time.sleep(self.settings.backoff_seconds * 2**attempt)
+                    self._retry_later(hooks, attempt)
                     continue
                 message = (
                     error.smtp_error if isinstance(error.smtp_error, str) else error.smtp_error.decode(errors="replace")
                 )
                 raise DeliveryError(f"{part.id}: SMTP {error.smtp_code} {message}") from None
             except (smtplib.SMTPException, OSError) as error:
+                self._drop()
                 if attempt < self.settings.max_retries:
-                    hooks.refused("not accepted yet, retrying")
-                    time.sleep(self.settings.backoff_seconds * 2**attempt)
+                    self._retry_later(hooks, attempt)
                     continue
                 raise DeliveryError(f"{part.id}: {type(error).__name__}: {error}") from None
         raise AssertionError("unreachable")
+
+    def _retry_later(self, hooks: SendHooks, attempt: int) -> None:
+        hooks.refused("not accepted yet, retrying")
+        time.sleep(self.settings.backoff_seconds * 2**attempt)
+
+    def _session(self) -> smtplib.SMTP:
+        """The open connection if the server still answers NOOP, else a new one (TLS and login included)."""
+        if self._smtp is not None:
+            try:
+                if self._smtp.noop()[0] == 250:
+                    return self._smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._drop()
+        self._smtp = self._connect()
+        return self._smtp
+
+    def _drop(self) -> None:
+        """Forget the connection (closing its socket); the next send opens a new one."""
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    def close(self) -> None:
+        """Say QUIT on the open connection, if any."""
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.quit()
+            self._drop()
 
     def _connect(self) -> smtplib.SMTP:
         settings = self.settings

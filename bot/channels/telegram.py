@@ -6,11 +6,14 @@ import asyncio
 import html
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from bot.channels.base import NO_HOOKS, Channel, Part, SendHooks
+import httpx
+
+from bot.channels.base import NO_HOOKS, Channel, Part, Reader, SendHooks
 from bot.commentary import shorten
 from bot.config import Config, TelegramConfig
 from bot.digest import Digest, DigestItem
@@ -67,9 +70,24 @@ class TelegramChannel(Channel):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bot: Any = None
         self._last_send = 0.0
+        self._last_by_chat: dict[str, float] = {}
 
     def parts(self, digest: Digest, language: str, config: Config) -> list[Part]:
         """Messages split only between items; the label heads the first."""
+        return [Part(str(i), text) for i, text in enumerate(self.messages(digest, language, config), start=1)]
+
+    @property
+    def has_readers(self) -> bool:
+        """Readers subscribe by messaging the bot, unless `subscriptions` is off."""
+        return self.settings.subscriptions
+
+    def reader_parts(self, digest: Digest, language: str, config: Config) -> Callable[[Reader], list[Part]]:
+        """The same messages, addressed to a reader's private chat."""
+        messages = self.messages(digest, language, config)
+        return lambda reader: [Part(str(i), text, to=reader.address) for i, text in enumerate(messages, start=1)]
+
+    def messages(self, digest: Digest, language: str, config: Config) -> list[str]:
+        """The digest as HTML messages of at most 4096 visible UTF-16 units (pure)."""
         header = f"<b>{_escape(digest.week.label(language))}</b>"
         separator = "\n\n"
         messages: list[str] = []
@@ -83,12 +101,24 @@ class TelegramChannel(Channel):
             else:
                 current += separator + markup
         messages.append(current)
-        return [Part(str(i), text) for i, text in enumerate(messages, start=1)]
+        return messages
 
     def send(self, part: Part, hooks: SendHooks = NO_HOOKS) -> str:
-        """Send one HTML message; wait out 429s (bounded), keep at least min_interval between messages."""
-        result: str = self._run(self._send(part.payload, hooks))
+        """Send one HTML message; wait out 429s (bounded) and keep the rate limits: `min_interval_seconds`
+        between messages to the channel; to readers, `subscriber_rate` per second overall and
+        `chat_interval_seconds` between two messages to one chat (Telegram's limits for bots)."""
+        result: str = self._run(self._send(part.payload, part.to, hooks))
         return result
+
+    def _wait(self, chat: str) -> float:
+        """Seconds until the next message to `chat` (empty: the channel) keeps the rate limits."""
+        settings, now = self.settings, time.monotonic()
+        if not chat:
+            return self._last_send + settings.min_interval_seconds - now
+        overall = 1 / settings.subscriber_rate if settings.subscriber_rate else 0.0
+        last_here = self._last_by_chat.get(chat)
+        here = last_here + settings.chat_interval_seconds - now if last_here is not None else 0.0
+        return max(self._last_send + overall - now, here)
 
     def check(self) -> str:
         """getMe: the token is valid and the Bot API answers."""
@@ -119,20 +149,20 @@ class TelegramChannel(Channel):
             self._bot = Bot(self.settings.token, base_url=self.settings.base_url, request=request)
         return self._bot
 
-    async def _send(self, text: str, hooks: SendHooks) -> str:
+    async def _send(self, text: str, chat: str, hooks: SendHooks) -> str:
         from telegram import LinkPreviewOptions
         from telegram.constants import ParseMode
         from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
         bot = self._client()
         for attempt in range(self.settings.max_retries + 1):
-            wait = self._last_send + self.settings.min_interval_seconds - time.monotonic()
+            wait = self._wait(chat)
             if wait > 0:
                 await asyncio.sleep(wait)
             hooks.before_request()
             try:
                 message = await bot.send_message(
-                    chat_id=self.settings.chat_id,
+                    chat_id=chat or self.settings.chat_id,
                     text=text,
                     parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
@@ -148,10 +178,14 @@ class TelegramChannel(Channel):
             except TimedOut:
                 # The message may have gone out: leave the ledger row pending for the ambiguity policy.
                 raise DeliveryError("timed out waiting for Telegram", ambiguous=True) from None
-            except (BadRequest, Forbidden, InvalidToken) as error:
+            except Forbidden as error:  # blocked by a reader, or the bot was removed from the chat
+                raise DeliveryError(f"Telegram refused the message: {error.message}", gone=bool(chat)) from None
+            except (BadRequest, InvalidToken) as error:
                 raise DeliveryError(f"Telegram refused the message: {error.message}") from None
             except NetworkError as error:
-                if "connect" not in error.message.lower():  # the request may have left: never guess
+                # Only a connection that never opened is safe to retry; "Server disconnected" after the
+                # request left may have delivered it: never guess.
+                if not isinstance(error.__cause__, httpx.ConnectError):
                     raise DeliveryError(f"network error: {error.message}", ambiguous=True) from None
                 if attempt == self.settings.max_retries:
                     raise DeliveryError(f"network error: {error.message}") from None
@@ -159,6 +193,8 @@ class TelegramChannel(Channel):
                 await asyncio.sleep(min(2.0**attempt, 30.0))
             finally:
                 self._last_send = time.monotonic()
+                if chat:
+                    self._last_by_chat[chat] = self._last_send
         raise AssertionError("unreachable")
 
     def close(self) -> None:
