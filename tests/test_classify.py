@@ -206,6 +206,31 @@ CASES = [
     ("A CNN-LSTM Model for Image Captioning",
      "A convolutional encoder and an LSTM decoder describe images in a sentence.",
      set()),
+    ("Multimodal Classification of Product Reviews with Late Fusion",
+     "We fuse image and text encoders with a transformer for multimodal classification of reviews.",
+     set()),
+    ("Predicting fMRI Responses with Multimodal Transformers",
+     "We fit brain encoding models on features of a multimodal transformer to predict neural responses.",
+     set()),
+    # mllm, In: a modality list is not one word
+    ("An Autoregressive Generation Framework over Vision, Language, and Speech",
+     "We pre-train one generative model that reads and writes images, text and audio with a language model.",
+     {M}),
+    # llm-efficiency, Out: a small speech recogniser made faster is another field
+    ("A Non-Autoregressive Transformer for Fast Speech Recognition",
+     "We decode all tokens at once, making our ASR model five times faster than autoregressive transducers.",
+     set()),
+    # llm-efficiency, Out: a decision transformer in offline RL is not a large model
+    ("Prompt-Tuning a Decision Transformer for Offline RL",
+     "We tune prompts of a decision transformer with preference ranking in reinforcement learning tasks.",
+     set()),
+    # llm-efficiency, In: phrasings that name the topic differently
+    ("Efficient Large Scale Language Modeling with Mixtures of Experts",
+     "Sparsely activated mixtures of experts reach dense quality at a fraction of the compute.",
+     {E}),
+    ("Distillation for Task-Agnostic Compression of Pre-Trained Transformers",
+     "We distill a large pre-trained transformer into a small student that keeps its accuracy.",
+     {E}),
 ]  # fmt: skip
 
 
