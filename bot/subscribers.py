@@ -294,12 +294,12 @@ def deliver_to_readers(
                         gone[reader.id] = failed[reader.id] = str(error)
                         continue
                     trouble += 1
-                    report.failed.append(f"{reader.id}: {error}")
                     log.error("%s %s reader %s failed: %s", channel.name, week, reader.id, error)
-                    if error.ambiguous:
+                    if error.ambiguous:  # left pending: delivery.on_ambiguous decides on the next run
                         ambiguous.add(reader.id)
                     else:
                         failed[reader.id] = str(error)
+                        report.failed.append(f"{reader.id}: {error}")
                     continue
                 trouble = 0
                 report.sent += 1

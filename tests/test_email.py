@@ -146,3 +146,15 @@ def test_implicit_tls_and_plain_smtp_without_auth(tmp_path: Path) -> None:
         finally:
             controller.stop()
         assert report.ok and len(mailbox.messages) == 1, security
+
+
+def test_a_message_refused_after_data_is_a_failure_not_a_send(smtp: tuple[Mailbox, int, str], tmp_path: Path) -> None:
+    mailbox, port, ca = smtp
+
+    async def refuse(server: Any, session: Any, envelope: Any) -> str:
+        return "554 5.6.0 Message rejected as spam"
+
+    mailbox.handle_DATA = refuse  # type: ignore[method-assign]
+    with Store(tmp_path / "s.json") as store:
+        [report] = deliver(Ledger(store), [channel(port, ca, ["a@example.org"])], digest(2), "en", Config())
+    assert not report.ok and report.sent == 0 and "554" in report.line()

@@ -401,3 +401,23 @@ def test_subscriptions_off_means_no_readers_on_telegram(telegram: TelegramStandI
         assert not off.has_readers
         assert deliver_to_all_readers(store, [off], mixed_digest(), CONFIG) == []
     assert telegram.chats == {}
+
+
+def test_a_service_that_keeps_failing_stops_the_run_and_the_next_run_sends_the_rest(
+    telegram: TelegramStandIn, tmp_path: Path
+) -> None:
+    from tests.test_email import free_port
+
+    down = TelegramChannel(TelegramConfig(token=telegram.token, chat_id="-100", timeout_seconds=2, max_retries=0,
+                                          base_url=f"http://127.0.0.1:{free_port()}/bot", subscriber_rate=0,
+                                          chat_interval_seconds=0))  # fmt: skip
+    with Store(tmp_path / "s.json") as store:
+        for chat in range(801, 811):
+            Subscribers(store, CONFIG).add("telegram", str(chat), ["diffusion"])
+        report = deliver_to_readers(store, down, mixed_digest(), CONFIG)
+        assert (report.sent, len(report.failed), report.unreached, report.ok) == (0, 5, 5, False)
+        assert "5 not reached (the next run sends to them)" in report.line()
+        assert Roster(store, "telegram", str(WEEK)).pending == set()  # nothing ambiguous: nothing left
+        again = deliver_to_readers(store, reader_channel(telegram), mixed_digest(), CONFIG)
+        assert (again.sent, again.ok) == (10, True)
+    assert len(telegram.chats) == 10

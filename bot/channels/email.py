@@ -119,14 +119,18 @@ class EmailChannel(Channel):
         for attempt in range(self.settings.max_retries + 1):
             try:
                 smtp = self._session()
-                hooks.before_request()
+                self._envelope(smtp, part.payload["to"])
+                hooks.before_request()  # sender and recipient accepted: only the message itself is left to send
                 try:
-                    smtp.send_message(msg, to_addrs=[part.payload["to"]])
+                    # smtplib turns \n into \r\n only in str messages; bytes must come with SMTP's line ends
+                    code, answer = smtp.data(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
                 except (smtplib.SMTPServerDisconnected, TimeoutError, ConnectionError) as error:
                     # (a refusal with a code, SMTPResponseException, is an answer: handled below)
                     self._drop()
                     raise DeliveryError(f"{part.id}: connection lost while sending ({error}); it may have "
                                         "arrived", ambiguous=True) from None  # fmt: skip
+                if code != 250:  # the message was refused after it was sent (smtplib returns, not raises)
+                    raise smtplib.SMTPDataError(code, answer)
                 return str(msg["Message-ID"])
             except smtplib.SMTPRecipientsRefused as error:  # the connection stays usable (smtplib sent RSET)
                 code, reason = next(iter(error.recipients.values()))
@@ -152,6 +156,20 @@ class EmailChannel(Channel):
                     continue
                 raise DeliveryError(f"{part.id}: {type(error).__name__}: {error}") from None
         raise AssertionError("unreachable")
+
+    def _envelope(self, smtp: smtplib.SMTP, recipient: str) -> None:
+        """MAIL FROM and RCPT TO, as `send_message` does them, but apart from DATA: a failure here left
+        nothing on its way, so the part is marked pending only for DATA (a kill before it loses nothing)."""
+        smtp.ehlo_or_helo_if_needed()
+        sender = parseaddr(self.settings.sender)[1]
+        code, answer = smtp.mail(sender)
+        if code != 250:
+            smtp.rset()
+            raise smtplib.SMTPSenderRefused(code, answer, sender)
+        code, answer = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            smtp.rset()
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, answer)})
 
     def _retry_later(self, hooks: SendHooks, attempt: int) -> None:
         hooks.refused("not accepted yet, retrying")
