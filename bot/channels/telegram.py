@@ -71,6 +71,7 @@ class TelegramChannel(Channel):
         self._bot: Any = None
         self._last_send = 0.0
         self._last_by_chat: dict[str, float] = {}
+        self._before_request: Callable[[], None] | None = None  # the ledger's mark for the send in progress
 
     def parts(self, digest: Digest, language: str, config: Config) -> list[Part]:
         """Messages split only between items; the label heads the first."""
@@ -145,9 +146,17 @@ class TelegramChannel(Channel):
 
         if self._bot is None:
             timeout = self.settings.timeout_seconds
-            request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
+            # httpx calls the hook right before each request is written, after PTB has built and encoded it:
+            # the part is marked pending there, so it is pending only while a request may be on its way.
+            hook = {"event_hooks": {"request": [self._mark_pending]}}
+            request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
+                                   httpx_kwargs=hook)  # fmt: skip
             self._bot = Bot(self.settings.token, base_url=self.settings.base_url, request=request)
         return self._bot
+
+    async def _mark_pending(self, request: httpx.Request) -> None:
+        if self._before_request is not None and request.url.path.endswith("/sendMessage"):
+            self._before_request()
 
     async def _send(self, text: str, chat: str, hooks: SendHooks) -> str:
         from telegram import LinkPreviewOptions
@@ -159,7 +168,7 @@ class TelegramChannel(Channel):
             wait = self._wait(chat)
             if wait > 0:
                 await asyncio.sleep(wait)
-            hooks.before_request()
+            self._before_request = hooks.before_request
             try:
                 message = await bot.send_message(
                     chat_id=chat or self.settings.chat_id,
@@ -192,6 +201,7 @@ class TelegramChannel(Channel):
                 hooks.refused(f"no connection ({error.message}), retrying")
                 await asyncio.sleep(min(2.0**attempt, 30.0))
             finally:
+                self._before_request = None
                 self._last_send = time.monotonic()
                 if chat:
                     self._last_by_chat[chat] = self._last_send
