@@ -68,6 +68,14 @@ def deliver_channel(
             log.info("%s %s part %s: found in the channel (%s), not resent", channel.name, week, part.id, found)
             report.skipped += 1
             continue
+        if row and row["status"] == PENDING and channel.resolves and not looked:
+            # The channel could tell, but the lookup failed: guessing could lose or repeat the part; ask again
+            # on the next run.
+            report.failed.append(f"part {part.id}: left pending; could not look it up in the channel, try again")
+            report.ambiguous += 1
+            if channel.ordered:
+                break
+            continue
         # Looked and not there: it never arrived, so it is sent whatever the policy; else the policy decides.
         if row and row["status"] == PENDING and not looked and config.delivery.on_ambiguous == "skip":
             log.warning("%s %s part %s: left pending by an earlier run; counted as sent", channel.name, week, part.id)

@@ -127,6 +127,13 @@ def test_an_ambiguous_slack_part_that_cannot_be_looked_up_stays_pending(slack: S
         row = Ledger(store).rows("2023-W18", "slack")[("slack", "1")]
     assert len(slack.posts) == 1 and report.ambiguous == 1 and "(1 ambiguous)" in report.line()
     assert row["status"] == PENDING
+    # The next run cannot read the history either: even with `skip` the part is neither guessed sent nor resent.
+    skip = Config.model_validate({"delivery": {"on_ambiguous": "skip"}})
+    slack.hold_seconds = 0
+    with Store(tmp_path / "s.json") as store:
+        [again] = deliver(Ledger(store), [channel], digest(3), "en", skip)
+        assert Ledger(store).rows("2023-W18", "slack")[("slack", "1")]["status"] == PENDING
+    assert not again.ok and "could not look it up" in again.line() and len(slack.posts) == 1
 
 
 @pytest.mark.parametrize("policy", ["skip", "resend"])
