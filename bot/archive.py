@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Config
-from bot.digest import Digest, DigestItem
+from bot.digest import Digest, DigestItem, load_digests
 from bot.errors import BotError
-from bot.render import TEXTS, environment
+from bot.render import TEXTS, by_topic, environment, topic_labels
 from bot.store import Store
 from bot.week import Week
 
@@ -76,7 +76,7 @@ def listings(digests: list[Digest], kind: str, labels: dict[str, str]) -> list[L
 def site_files(digests: Iterable[Digest], config: Config, language: str) -> dict[str, str | bytes]:
     """Every file of the archive by relative path: pages, style sheet and Atom feeds (pure)."""
     weeks = sorted(digests, key=lambda d: d.week, reverse=True)
-    labels = {name: topic.labels.get(language, name) for name, topic in config.topics.items()}  # type: ignore[call-overload]
+    labels = topic_labels(config, language)
     topics, tags = listings(weeks, "topic", labels), listings(weeks, "tag", {})
     settings = config.archive
     common = {"site_title": settings.title, "language": language, "labels": labels, "topics": topics,
@@ -90,10 +90,7 @@ def site_files(digests: Iterable[Digest], config: Config, language: str) -> dict
 
     page("index.html", "index.html.j2", weeks=weeks, tags=tags, title=settings.title)
     for digest in weeks:
-        groups: dict[str, list[DigestItem]] = {}
-        for item in digest.items:
-            groups.setdefault(item.topics[0] if item.topics else "", []).append(item)
-        page(f"weeks/{digest.week}.html", "week.html.j2", digest=digest, groups=groups,
+        page(f"weeks/{digest.week}.html", "week.html.j2", digest=digest, groups=by_topic(digest.items),
              title=digest.week.label(language), searchable=True)  # fmt: skip
     for listing in [*topics, *tags]:
         page(listing.path, "listing.html.j2", listing=listing, title=listing.label)
@@ -111,7 +108,7 @@ def atom_feed(digests: list[Digest], config: Config, language: str, topic: str |
     settings = config.archive
     base = settings.base_url
     name = f"feeds/{slug(topic)}.xml" if topic else "feed.xml"
-    label = config.topics[topic].labels.get(language, topic) if topic in config.topics else topic  # type: ignore[call-overload]
+    label = topic_labels(config, language).get(topic, topic) if topic else ""
     feed = FeedGenerator()
     feed.id(base + name if base else f"urn:paper-feed-bot:{slug(settings.title)}:{name}")
     feed.title(f"{settings.title} — {label}" if topic else settings.title)
@@ -149,11 +146,6 @@ class ArchiveReport:
     pages: int
     size_bytes: int
     searchable: bool
-
-
-def load_digests(store: Store) -> list[Digest]:
-    """Every frozen digest in the store."""
-    return [Digest.from_dict(row) for row in store.table("digests").all()]
 
 
 def build_archive(store: Store, config: Config, out_dir: Path, *, search: bool = True) -> ArchiveReport:

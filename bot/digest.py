@@ -92,6 +92,11 @@ def load_digest(store: Store, week: Week) -> Digest | None:
     return Digest.from_dict(row) if row else None
 
 
+def load_digests(store: Store) -> list[Digest]:
+    """Every frozen digest in the store, oldest week first."""
+    return sorted((Digest.from_dict(row) for row in store.table("digests").all()), key=lambda d: d.week)
+
+
 def featured_elsewhere(store: Store, week: Week) -> set[str]:
     """Keys of papers featured in any digest other than this week's."""
     return {row["key"] for row in store.table("featured").all() if row["week"] != str(week)}

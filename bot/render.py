@@ -54,12 +54,23 @@ def environment(autoescape: bool = False) -> jinja2.Environment:
     return env
 
 
+def topic_labels(config: Config, language: str) -> dict[str, str]:
+    """Each topic's name in a language (its key where it has no label)."""
+    return {name: topic.labels.get(language, name) for name, topic in config.topics.items()}  # type: ignore[call-overload]
+
+
+def by_topic(items: Sequence[DigestItem]) -> dict[str, list[DigestItem]]:
+    """Items grouped under their first topic ("" for none), groups in order of first appearance."""
+    groups: dict[str, list[DigestItem]] = {}
+    for item in items:
+        groups.setdefault(item.topics[0] if item.topics else "", []).append(item)
+    return groups
+
+
 def context(digest: Digest, language: str, config: Config) -> dict[str, Any]:
     """What every template sees: the label, items grouped by topic, and the language's topic names."""
-    labels = {name: topic.labels.get(language, name) for name, topic in config.topics.items()}  # type: ignore[call-overload]
-    groups: dict[str, list[Any]] = {}
-    for item in digest.items:
-        groups.setdefault(item.topics[0] if item.topics else "", []).append(item)
+    labels = topic_labels(config, language)
+    groups = by_topic(digest.items)
     return {
         "week": str(digest.week),
         "label": digest.week.label(language),

@@ -317,10 +317,6 @@ class _LockedTable:
 
         return locked
 
-    def __len__(self) -> int:
-        with self._mutex:
-            return len(self._table)
-
 
 class _StorageFactory:
     """TinyDB builds its storage itself; this hands it ours and lets the Store keep a handle on it."""

@@ -18,10 +18,11 @@ import threading
 from typing import Any
 
 from bot.config import Config, TelegramConfig
-from bot.digest import Digest
+from bot.digest import load_digests
+from bot.render import topic_labels
 from bot.store import Store
 from bot.subscribers import Subscriber, Subscribers, filter_digest
-from bot.week import LANGUAGES, Week
+from bot.week import LANGUAGES
 
 log = logging.getLogger(__name__)
 RETRY_START_SECONDS = 60.0
@@ -68,11 +69,6 @@ TEXTS = {
 }  # fmt: skip
 
 
-def topic_labels(config: Config, language: str) -> dict[str, str]:
-    """Each topic's name in a language (the topic's key where it has no label)."""
-    return {name: topic.labels.get(language, name) for name, topic in config.topics.items()}  # type: ignore[call-overload]
-
-
 def topic_buttons(config: Config, chosen: tuple[str, ...], language: str) -> list[list[tuple[str, str]]]:
     """The /topics keyboard as rows of (label, callback data): one button per topic, ✅ when chosen (pure)."""
     labels = topic_labels(config, language)
@@ -84,12 +80,6 @@ def toggled(config: Config, chosen: tuple[str, ...], topic: str) -> tuple[str, .
     wanted = set(chosen) ^ {topic}
     result = tuple(name for name in config.topics if name in wanted)
     return result or None
-
-
-def latest_digest(store: Store) -> Digest | None:
-    """The newest frozen digest."""
-    rows = store.table("digests").all()
-    return Digest.from_dict(max(rows, key=lambda r: Week.parse(r["week"]))) if rows else None
 
 
 class ReaderBot:
@@ -284,7 +274,7 @@ class ReaderBot:
 
         reader = self._reader(update)
         language = self._language(update, reader)
-        digest = latest_digest(self.store)
+        digest = next(reversed(load_digests(self.store)), None)
         if digest is None:
             await update.effective_message.reply_text(TEXTS[language]["no_digest"])
             return
