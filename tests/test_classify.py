@@ -27,6 +27,8 @@ CASES = [
     ("Blockwise Ring Attention for Million-Token Contexts",
      "Self-attention has quadratic memory cost. We propose ring attention that scales linearly across devices.",
      {E}),
+    # memory-efficient kernels (FlashAttention-style) carry their own large-model context
+    ("IO-Aware Memory-Efficient Exact Attention", "", {E}),
     ("KV-Cache Eviction for Long-Context LLM Inference",
      "We keep only important keys and values, cutting the KV cache memory of large language models by 5x.",
      {E}),
