@@ -292,7 +292,10 @@ class _Literals:
         found: dict[Cue, list[Branch]] = {}
         for number in seen:
             for cue, branch, others in self.keyed[number]:
-                if not others or all(not seen.isdisjoint(req) for req in others):
+                for requirement in others:  # a loop, not all(<generator>): this runs ~20 times per text
+                    if seen.isdisjoint(requirement):
+                        break
+                else:
                     branches = found.setdefault(cue, [])
                     if branch not in branches:
                         branches.append(branch)
