@@ -97,6 +97,12 @@ def load_digests(store: Store) -> list[Digest]:
     return sorted((Digest.from_dict(row) for row in store.table("digests").all()), key=lambda d: d.week)
 
 
+def latest_digest(store: Store) -> Digest | None:
+    """The newest frozen digest (only that one is built: readers ask for it often)."""
+    rows = store.table("digests").all()
+    return Digest.from_dict(max(rows, key=lambda row: Week.parse(row["week"]))) if rows else None
+
+
 def featured_elsewhere(store: Store, week: Week) -> set[str]:
     """Keys of papers featured in any digest other than this week's."""
     return {row["key"] for row in store.table("featured").all() if row["week"] != str(week)}

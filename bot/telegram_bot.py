@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from bot.config import Config, TelegramConfig
-from bot.digest import load_digests
+from bot.digest import latest_digest
 from bot.render import topic_labels
 from bot.store import Store
 from bot.subscribers import Subscriber, Subscribers, filter_digest
@@ -274,7 +274,7 @@ class ReaderBot:
 
         reader = self._reader(update)
         language = self._language(update, reader)
-        digest = next(reversed(load_digests(self.store)), None)
+        digest = latest_digest(self.store)
         if digest is None:
             await update.effective_message.reply_text(TEXTS[language]["no_digest"])
             return
