@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 
+from bot import USER_AGENT
 from bot.config import Config
 from bot.paper import Paper, paper_from_dict, paper_to_dict
-from bot.sources.feeds import USER_AGENT, FeedResult, fetch_hf_daily, fetch_rss
+from bot.sources.feeds import FeedResult, fetch_hf_daily, fetch_rss
 from bot.store import Q, Store
 from bot.week import Week
 

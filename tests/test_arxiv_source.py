@@ -1,11 +1,11 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.config import ArxivConfig
 from bot.errors import ArxivOutageError, UnreachableError
 from bot.paper import arxiv_key
-from bot.sources.arxiv import fetch_week, week_query
+from bot.sources.arxiv import fetch_ids, fetch_week, parse_page, probe, week_query
 from bot.week import Week
 from tests.standins import ArxivStandIn, Entry, synthetic_week, week_monday
 
@@ -120,3 +120,73 @@ def test_the_retry_budget_is_per_page(arxiv_api: ArxivStandIn) -> None:
     arxiv_api.entries = synthetic_week(30, week_monday("2023-W18"))
     arxiv_api.script = [429, 429, None, 429, 429, None, 429, 429]  # two failures before every page
     assert len(fetch_week(WEEK, config(arxiv_api.url, page_size=10, retries=2))) == 30
+
+
+# An answer in the shape of the real API (namespaces, affiliations, comment, journal reference, an old-style id),
+# with one entry that has no date and so cannot be placed in a week.
+REAL_SHAPE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/"
+      xmlns:arxiv="http://arxiv.org/schemas/atom">
+  <opensearch:totalResults>4213</opensearch:totalResults>
+  <opensearch:startIndex>0</opensearch:startIndex>
+  <entry>
+    <id>http://arxiv.org/abs/2305.14314v1</id>
+    <updated>2023-05-23T17:50:33Z</updated>
+    <published>2023-05-23T17:50:33Z</published>
+    <title>QLoRA: Efficient Finetuning
+      of Quantized LLMs &amp; &lt;b&gt;more&lt;/b&gt;</title>
+    <summary>  We present QLoRA,
+ an efficient finetuning approach.</summary>
+    <author><name>Tim Dettmers</name><arxiv:affiliation>University of Washington</arxiv:affiliation></author>
+    <author><name>Artidoro  Pagnoni</name></author>
+    <arxiv:comment>Extended NeurIPS submission; code at https://github.com/artidoro/qlora</arxiv:comment>
+    <arxiv:journal_ref>NeurIPS 2023</arxiv:journal_ref>
+    <link href="http://arxiv.org/abs/2305.14314v1" rel="alternate" type="text/html"/>
+    <arxiv:primary_category term="cs.LG"/>
+    <category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>
+    <category term="cs.CL" scheme="http://arxiv.org/schemas/atom"/>
+  </entry>
+  <entry>
+    <id>http://arxiv.org/abs/hep-th/9901001v2</id>
+    <published>1999-01-01T00:00:00</published>
+    <title>An old-style id</title><summary>Text.</summary>
+  </entry>
+  <entry>
+    <id>http://arxiv.org/abs/2305.00009v1</id>
+    <title>No date</title><summary>Text.</summary>
+  </entry>
+</feed>"""
+
+
+def test_a_page_in_the_real_shape_reads_into_papers(caplog: pytest.LogCaptureFixture) -> None:
+    page = parse_page(REAL_SHAPE)
+    assert page.total == 4213
+    qlora, old = page.papers
+    assert qlora.key == "2305.14314"
+    assert qlora.title == "QLoRA: Efficient Finetuning of Quantized LLMs & <b>more</b>"
+    assert qlora.abstract == "We present QLoRA, an efficient finetuning approach."
+    assert qlora.authors == ("Tim Dettmers", "Artidoro Pagnoni")
+    assert qlora.categories == ("cs.LG", "cs.CL")
+    assert qlora.comment == "Extended NeurIPS submission; code at https://github.com/artidoro/qlora NeurIPS 2023"
+    assert qlora.published == datetime(2023, 5, 23, 17, 50, 33, tzinfo=UTC)
+    assert (old.key, old.published) == ("hep-th/9901001", datetime(1999, 1, 1, tzinfo=UTC))
+    assert "2305.00009v1" in caplog.text
+
+
+@pytest.mark.parametrize("content", [b"", b"<html><body>Service Unavailable</body></html>", b"<feed><entry>"])
+def test_a_broken_answer_is_an_empty_page(content: bytes) -> None:
+    assert parse_page(content).papers == []
+
+
+def test_papers_by_id_are_asked_for_in_batches(arxiv_api: ArxivStandIn) -> None:
+    arxiv_api.others = synthetic_week(3, week_monday("2023-W10"))
+    papers = fetch_ids([e.id for e in arxiv_api.others], config(arxiv_api.url))
+    assert [p.key for p in papers] == [e.id for e in arxiv_api.others]
+    assert arxiv_api.requests[0]["id_list"] == [",".join(e.id for e in arxiv_api.others)]
+
+
+def test_the_probe_asks_for_one_paper(arxiv_api: ArxivStandIn) -> None:
+    arxiv_api.entries = synthetic_week(5, week_monday("2023-W18"))
+    assert probe(config(arxiv_api.url)).endswith(f"(latest: {arxiv_api.entries[0].id})")
+    assert arxiv_api.requests[0]["max_results"] == ["1"]
+    assert arxiv_api.requests[0]["search_query"] == ["cat:cs.CL"]

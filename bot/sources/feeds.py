@@ -30,7 +30,6 @@ from bot.paper import Paper, abs_url, arxiv_key, clean_text
 from bot.week import Week
 
 log = logging.getLogger(__name__)
-USER_AGENT = "paper-feed-bot (+https://github.com/paper-feed-bot)"
 _TAGS = re.compile(r"<[^>]+>")
 _ARXIV_RSS_PREFIX = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*\S+\s*(Abstract:)?\s*", re.IGNORECASE)
 
