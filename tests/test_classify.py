@@ -39,6 +39,8 @@ CASES = [
     ("Early Exiting for Faster BERT Inference",
      "Easy inputs leave the transformer at a shallow layer, which lowers latency without losing accuracy.",
      {E}),
+    # the stage named before its speed-up: "LLM inference acceleration" (title alone)
+    ("A Plug-and-Play LLM Inference Acceleration Framework with Extra Decoding Heads", "", {E}),
     # compression of large models
     ("Structured Pruning of Large Language Models",
      "We remove attention heads and channels of LLaMA and recover accuracy with a short fine-tuning.",
@@ -56,6 +58,8 @@ CASES = [
     ("Parameter-Efficient Fine-Tuning with Low-Rank Adaptation",
      "LoRA trains only 0.1% of the parameters of a large language model and matches full fine-tuning.",
      {E}),
+    # low-rank adaptation spelled out is LoRA: it carries its own large-model context (title alone)
+    ("Magnitude-Direction Decomposed Low-Rank Adaptation", "", {E}),
     # efficient training
     ("Efficient Training of Trillion-Parameter Language Models with Pipeline Parallelism",
      "We train on GPU clusters with tensor parallelism and pipeline parallelism at high throughput.",
@@ -144,6 +148,7 @@ CASES = [
      "We train a quantum classifier on a noisy device.",
      set()),
     # diffusion, In: any modality, close relatives, sampling
+    ("Score-Based Generative Modeling of Protein Backbones", "", {D}),
     ("Sampling Faster from Latent Diffusion Models with Learned Step Schedules",
      "Denoising diffusion models generate high-quality images but sampling is slow. We learn a step schedule.",
      {D}),
@@ -177,6 +182,9 @@ CASES = [
      "We model how news spreads between users with a graph diffusion process.",
      set()),
     # mllm, In
+    # "large multimodal models" and vision-language-action models name an MLLM by themselves (titles alone)
+    ("A Benchmark of Spatial Reasoning for Large Multimodal Models", "", {M}),
+    ("Vision-Language-Action Models for Household Robots", "", {M}),
     ("A Vision-Language Model That Reads Charts",
      "We train a vision-language model on chart images paired with text and evaluate on chart QA.",
      {M}),
