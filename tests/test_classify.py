@@ -41,6 +41,9 @@ CASES = [
      {E}),
     # the stage named before its speed-up: "LLM inference acceleration" (title alone)
     ("A Plug-and-Play LLM Inference Acceleration Framework with Extra Decoding Heads", "", {E}),
+    # serving, and shorter reasoning when the aim is a lower inference cost
+    ("High-Throughput Text Generation for LLMs on a Shared GPU Pool", "", {E}),
+    ("Token-Budget-Aware Reasoning for Large Language Models", "", {E}),
     # compression of large models
     ("Structured Pruning of Large Language Models",
      "We remove attention heads and channels of LLaMA and recover accuracy with a short fine-tuning.",
@@ -185,6 +188,7 @@ CASES = [
     # "large multimodal models" and vision-language-action models name an MLLM by themselves (titles alone)
     ("A Benchmark of Spatial Reasoning for Large Multimodal Models", "", {M}),
     ("Vision-Language-Action Models for Household Robots", "", {M}),
+    ("Decoupled Visual Encoders for Unified Multimodal Understanding and Generation", "", {M}),
     ("A Vision-Language Model That Reads Charts",
      "We train a vision-language model on chart images paired with text and evaluate on chart QA.",
      {M}),
