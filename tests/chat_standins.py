@@ -67,6 +67,7 @@ class TelegramStandIn:
     webhook: str = ""
     rejected: list[str] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)  # the Bot API methods called, in order
+    encodings: list[str] = field(default_factory=list)  # per call, how its body came: "json" or "form"
     rate_limits: bool = False
     hold: float = 0.0  # seconds to hold each message to a group or channel before taking it (a slow server)
     drop_posts: set[int] = field(default_factory=set)  # sendMessage calls (1-based) taken, then answered by a
@@ -94,8 +95,10 @@ class TelegramStandIn:
         body = handler.rfile.read(length).decode()
         if "json" in handler.headers.get("Content-Type", ""):
             params = json.loads(body or "{}")
+            self.encodings.append("json")
         else:
             params = {k: v[0] for k, v in parse_qs(body).items()}
+            self.encodings.append("form")
         if not handler.path.startswith(f"/bot{self.token}/"):
             return reply_json(handler, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         method = handler.path.rsplit("/", 1)[1]

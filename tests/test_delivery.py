@@ -55,6 +55,15 @@ def test_telegram_delivers_every_item_once_within_4096(telegram: TelegramStandIn
     assert max(len(m.encode("utf-16-le")) // 2 for m in telegram.messages) <= 4096
 
 
+def test_telegram_messages_go_as_json_with_their_text_intact(telegram: TelegramStandIn, tmp_path: Path) -> None:
+    hostile = item(1, title='<b>Fast & *_Small_* "LLMs"</b>\n한국어 제목', commentary="요약 & <i>note</i> 100% +1 ?a=b")
+    with Store(tmp_path / "s.json") as store:
+        [report] = deliver(Ledger(store), [telegram_channel(telegram)], Digest(WEEK, (hostile,)), "ko", Config())
+    assert report.ok and telegram.encodings == ["json"]
+    assert '<b>Fast & *_Small_* "LLMs"</b> 한국어 제목' in telegram.messages[0]
+    assert "요약 & <i>note</i> 100% +1 ?a=b" in telegram.messages[0]
+
+
 def test_telegram_waits_out_429(telegram: TelegramStandIn, tmp_path: Path) -> None:
     telegram.script = [1]
     with Store(tmp_path / "s.json") as store:

@@ -142,15 +142,16 @@ class TelegramChannel(Channel):
 
     def _client(self) -> Any:
         from telegram import Bot
-        from telegram.request import HTTPXRequest
+
+        from bot.channels.telegram_request import JSONRequest
 
         if self._bot is None:
             timeout = self.settings.timeout_seconds
             # httpx calls the hook right before each request is written, after PTB has built and encoded it:
             # the part is marked pending there, so it is pending only while a request may be on its way.
             hook = {"event_hooks": {"request": [self._mark_pending]}}
-            request = HTTPXRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
-                                   httpx_kwargs=hook)  # fmt: skip
+            request = JSONRequest(connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
+                                  httpx_kwargs=hook)  # fmt: skip
             self._bot = Bot(self.settings.token, base_url=self.settings.base_url, request=request)
         return self._bot
 
