@@ -121,7 +121,7 @@ def _ledger_hooks(ledger: Ledger, channel: str, week: str, part: Part) -> SendHo
     def refused(reason: str) -> None:
         ledger.record(channel, week, part.id, part.hash, FAILED, error=reason)
 
-    return SendHooks(before_request=partial(ledger.record, channel, week, part.id, part.hash, PENDING), refused=refused)
+    return SendHooks(before_request=partial(ledger.mark_pending, channel, week, part.id, part.hash), refused=refused)
 
 
 def _look(channel: Channel, part: Part) -> tuple[bool, str | None]:

@@ -14,6 +14,7 @@ class Ledger:
     """What was delivered where; every change is one atomic store write, made before or after a send."""
 
     def __init__(self, store: Store) -> None:
+        self.store = store
         self.table = store.table("deliveries")
 
     def rows(self, week: str, channel: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
@@ -28,6 +29,11 @@ class Ledger:
         row = {"channel": channel, "week": week, "part": part, "hash": content_hash, "status": status,
                "remote_id": remote_id, "error": error, "at": now}  # fmt: skip
         self.table.upsert(row, (Q.channel == channel) & (Q.week == week) & (Q.part == part))
+
+    def mark_pending(self, channel: str, week: str, part: str, content_hash: str) -> None:
+        """Mark a part pending right before its request: the store file only (see `Store.without_backup`)."""
+        with self.store.without_backup():
+            self.record(channel, week, part, content_hash, PENDING)
 
     def forget(self, week: str, channel: str | None = None) -> None:
         """Drop a week's rows (for `--force`), so every part is sent again."""

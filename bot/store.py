@@ -40,6 +40,8 @@ class AtomicJSONStorage(Storage):
         self._data: dict[str, Any] | None = None
         self._batch_depth = 0
         self._dirty = False
+        self.defer_backup = False  # set by `Store.without_backup()`
+        self._backup_behind = False
 
     def read(self) -> dict[str, Any] | None:
         """The whole database; loaded from disk once."""
@@ -58,8 +60,9 @@ class AtomicJSONStorage(Storage):
         """Write the data to a temp file, fsync, and rename it over the store; then the same for the backup.
 
         The backup is taken after each successful write, so restoring it never goes back before a send the
-        ledger recorded. A disk that is full or read-only is a StoreError naming the file; the store on disk
-        keeps its last good state.
+        ledger recorded — except a write made with `defer_backup`, which the next write's backup catches up.
+        A disk that is full or read-only is a StoreError naming the file; the store on disk keeps its last
+        good state.
         """
         if not self._dirty or self._data is None:
             return
@@ -71,11 +74,20 @@ class AtomicJSONStorage(Storage):
             raise StoreError(f"cannot write the store {self.path}: {error.strerror or error}; "
                              "it keeps its last good state") from None  # fmt: skip
         self._dirty = False
+        self._backup_behind = True
+        if not self.defer_backup:
+            self.update_backup(content)
+
+    def update_backup(self, content: bytes | None = None) -> None:
+        """Copy the data written last to the backup file, if the backup is behind it."""
+        if not self._backup_behind or self._data is None:
+            return
         backup = self.path.with_name(self.path.name + ".bak")
         try:
-            _write_atomically(backup, content)
+            _write_atomically(backup, content or orjson.dumps(self._data, option=orjson.OPT_NON_STR_KEYS))
         except OSError as error:  # the store itself is written: a stale backup is worth a warning, not a stop
             log.warning("could not update the backup %s: %s", backup, error.strerror or error)
+        self._backup_behind = False
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -241,7 +253,12 @@ class Store:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._release()
+        try:
+            if self._storage is not None and not self.read_only:
+                with self.mutex:
+                    self._storage.update_backup()
+        finally:
+            self._release()
 
     def _acquire(self) -> None:
         try:
@@ -291,6 +308,22 @@ class Store:
         assert self._storage is not None
         with self.mutex, self._storage.batch():
             yield
+
+    @contextmanager
+    def without_backup(self) -> Iterator[None]:
+        """Writes inside reach the store file but not its backup, which the next write (or closing) catches up.
+
+        For the ledger's pending mark: it is written right before a request, and every moment between the two
+        is a window in which a crash leaves a part whose fate is unknown. The backup is the second of two
+        atomic writes.
+        """
+        assert self._storage is not None
+        with self.mutex:
+            self._storage.defer_backup = True
+            try:
+                yield
+            finally:
+                self._storage.defer_backup = False
 
     def size_bytes(self) -> int:
         """The file's size on disk (0 before the first write)."""

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StoreCorruptError, StoreError, StoreLockedError
+from bot.ledger import SENT, Ledger
 from bot.store import SCHEMA_VERSION, Store
 
 
@@ -109,6 +110,19 @@ def test_the_backup_follows_every_write(tmp_path: Path) -> None:
         assert (tmp_path / "s.json.bak").read_bytes() == path.read_bytes()  # restoring it never resends
         store.table("featured").insert({"key": "b", "week": "2023-W18"})
         assert (tmp_path / "s.json.bak").read_bytes() == path.read_bytes()
+
+
+def test_a_pending_mark_reaches_the_store_at_once_and_the_backup_with_the_next_write(tmp_path: Path) -> None:
+    path, backup = tmp_path / "s.json", tmp_path / "s.json.bak"
+    with Store(path) as store:
+        ledger = Ledger(store)
+        ledger.mark_pending("telegram", "2023-W18", "1", "h")
+        assert json.loads(path.read_text())["deliveries"]  # durable before the request goes
+        assert not json.loads(backup.read_text()).get("deliveries")  # one atomic write, not two, before it
+        ledger.record("telegram", "2023-W18", "1", "h", SENT, remote_id="7")
+        assert backup.read_bytes() == path.read_bytes()
+        ledger.mark_pending("telegram", "2023-W18", "2", "h")
+    assert backup.read_bytes() == path.read_bytes()  # closing the store catches the backup up
 
 
 def test_a_full_disk_is_one_error_and_the_store_keeps_its_last_good_state(
