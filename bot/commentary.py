@@ -39,6 +39,14 @@ _CONTRIBUTION = re.compile(
     r"(is|are) (proposed|introduced|presented))\b",
     re.IGNORECASE,
 )
+# What other methods cannot do: the gap a paper fills, not what it does ("X ... but are unable to ...").
+_LIMITATION = re.compile(
+    r"\b(but|yet) (are|is|remain|remains|still|often|usually) (unable|limited|inefficient|costly)|"
+    r"\b(suffers?|suffering) from\b|\b(fail|fails|struggle|struggles) to\b|\bhardly\b|"
+    r"\b(prior|previous|existing|conventional|current) (works?|methods?|approaches?|techniques?)\b",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(r"\b(we|our|this (paper|work|study))\b", re.IGNORECASE)
 _FINDING = re.compile(r"\b(we (show|find|demonstrate|observe|reveal|prove)|our (results|experiments))\b", re.IGNORECASE)
 _RESULT = re.compile(
     r"\b(outperform\w*|surpass\w*|improv\w*|reduc\w*|speed-?ups?|faster|fewer|state-of-the-art|sota|"
@@ -130,6 +138,9 @@ def _score(sentence: str, position: int, title_words: set[str], name: str) -> fl
     score += 1.0 * bool(_NUMBER.search(sentence)) + 0.5 * math.sqrt(len(words & title_words))
     # An opening sentence is mostly background, unless it states the contribution ("This paper introduces X").
     score -= 3.0 * bool(_BACKGROUND.search(sentence)) + 1.0 * (position == 0 and not contribution)
+    # (unless the sentence is about this paper: "Unlike prior work, SimVLM ...", "we ...")
+    own = bool(_FIRST_PERSON.search(sentence) or (name and name in sentence))
+    score -= 3.0 * bool(_LIMITATION.search(sentence) and not own)
     return score - 2.0 * (len(sentence) < 40)
 
 

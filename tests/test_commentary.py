@@ -126,3 +126,24 @@ def test_the_contribution_comes_first_then_the_numbered_result() -> None:
     text = extractive("PagedKV: Efficient LLM Serving", abstract, 280)
     assert text == ("We introduce PagedKV, a KV cache manager for LLM serving. PagedKV improves throughput by 2.4x "
                     "over prior systems at the same latency.")  # fmt: skip
+
+
+def test_what_other_methods_cannot_do_is_not_the_commentary() -> None:
+    abstract = (
+        "Pre-trained language models are widely used. Static compression methods allocate fixed computation to "
+        "every input. Dynamic token pruning shortens the sequences but is unable to change the model size and "
+        "hardly reaches the speedups of static pruning. In this paper, we propose a model acceleration approach for "
+        "large language models that combines dynamic token downsampling with static pruning, trained with an "
+        "information bottleneck loss. Our model, TokDown, achieves a 15x FLOPs speedup with an accuracy drop under "
+        "7% compared to BERT."
+    )
+    text = extractive("TokDown: Dynamic Token Downsampling for Compact and Efficient Language Models", abstract, 280)
+    assert "unable" not in text and "TokDown, achieves a 15x FLOPs speedup" in text
+
+
+def test_a_contrast_with_prior_work_about_the_paper_itself_stays() -> None:
+    abstract = (
+        "Vision-language pretraining has become popular. Unlike prior work, VLX needs no object detector and is "
+        "trained end-to-end with one objective on noisy image-text pairs. It is simple."
+    )
+    assert extractive("VLX: Simple Vision-Language Pretraining", abstract, 280).startswith("Unlike prior work, VLX")
