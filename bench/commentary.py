@@ -11,6 +11,8 @@ not empty, and prints the share of defective commentaries by kind, with up to N 
 - residue: what a removed link or formula left behind: `$`, a `\\command`, braces, empty brackets, a dangling
   "at" / "from" / "via" ("code is available at ."), a space before punctuation;
 - cut: it stops mid-sentence (no closing `.`, `!` or `?`), or ends on "…";
+- fragment: a sentence split at an abbreviation or inside brackets: it ends on "et al." / "e.g." / "vs.",
+  starts with a lower-case word or a closing bracket, or leaves a bracket or quote unbalanced;
 - empty: no commentary at all;
 - too long: over the character limit.
 """
@@ -41,7 +43,9 @@ _RESIDUE = re.compile(
     r"\$|\\[a-zA-Z]+|[{}]|\(\s*\)|\[\s*\]|\b(at|from|via)\s*([.,;:)]|$)|"
     r"\b(available|released|found|accessible|hosted|provided) (at|from|via|on)\b(?!\s+\S+\.\S)|\s[,.;:](\s|$)"
 )
-KINDS = ("opener", "residue", "cut", "empty", "too long")
+_ABBREVIATION_END = re.compile(r"\b(al|e\.g|i\.e|vs|cf|fig|eq|sec)\.$", re.IGNORECASE)
+_PAIRS = ("()", "[]", "“”")
+KINDS = ("opener", "residue", "cut", "fragment", "empty", "too long")
 
 
 def defects(text: str, max_chars: int) -> list[str]:
@@ -55,6 +59,10 @@ def defects(text: str, max_chars: int) -> list[str]:
         found.append("residue")
     if not re.search(r"[.!?][\"')\]]?$", text.rstrip()):
         found.append("cut")
+    listed = re.sub(r"(?:^|(?<=\s))(\d|[ivx]+)\)", "", text)  # "1) ... 2) ...": an enumeration, not a bracket
+    unbalanced = any(listed.count(a) != listed.count(b) for a, b in _PAIRS)
+    if _ABBREVIATION_END.search(text.rstrip()) or re.match(r"[a-z)\]”]", text) or unbalanced:
+        found.append("fragment")
     if len(text) > max_chars:
         found.append("too long")
     return found

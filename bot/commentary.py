@@ -29,9 +29,15 @@ _LINK_CLAUSES = [
 ]
 _LATEX_REFERENCE = re.compile(r"\\(?:cite[pt]?|ref|eqref|label|url|footnote)\{[^{}]*\}")
 _LATEX_WRAPPED = re.compile(r"\\(?:textbf|textit|emph|text|mathrm|mathbf|texttt|underline)\{([^{}]*)\}")
-_LATEX_SYMBOLS = {r"\sim": "~", r"\times": "×", r"\approx": "≈", r"\%": "%", r"\le": "≤", r"\ge": "≥"}
+_LATEX_SYMBOLS = {r"\sim": "~", r"\times": "×", r"\approx": "≈", r"\%": "%", r"\le": "≤", r"\ge": "≥",
+                  r"\log": " log ", r"\sqrt": "√", "``": "“", "''": "”"}
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'’”)]*\s+(?=[A-Z0-9\"'(“`])")
+# A sentence ends at . ! or ? (a closing quote or bracket stays with it) before a capital or a digit, but not
+# after an abbreviation ("Tran et al. 2021").
+_SENTENCE_END = re.compile(
+    r"(?:(?<=[.!?])(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\bFig\.)(?<!\bEq\.)(?<!\bSec\.)"
+    r"|(?<=[.!?][\"'’”)]))\s+(?=[A-Z0-9\"'(“`])"
+)
 _WHOLE = re.compile(r"[.!?][\"'’”)\]]*$")
 _CONTRIBUTION = re.compile(
     r"\b(we (propose|introduce|present|develop|design|build|release|construct|create|devise|formulate)|"
@@ -94,7 +100,7 @@ def clean_latex(text: str) -> str:
     text = _LATEX_COMMAND.sub("", text).replace("$", "")
     text = re.sub(r"[{}]", "", text)
     text = re.sub(r"\(\s*\)|\[\s*\]", "", text)  # brackets a removed link or formula left empty
-    text = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(text.split()))
+    text = re.sub(r"\s+([.,;:!?)\]])|([(\[])\s+", r"\1\2", " ".join(text.split()))
     text = re.sub(r"[,;:]+(?=[.!?])|(?<=[.!?])[,;:]+", "", text)
     return re.sub(r"(?<=[^.][.!?]) ?\.(?!\.)", "", text)  # a sentence removed whole leaves its full stop
 

@@ -147,3 +147,20 @@ def test_a_contrast_with_prior_work_about_the_paper_itself_stays() -> None:
         "trained end-to-end with one objective on noisy image-text pairs. It is simple."
     )
     assert extractive("VLX: Simple Vision-Language Pretraining", abstract, 280).startswith("Unlike prior work, VLX")
+
+
+def test_a_sentence_is_not_split_at_an_abbreviation() -> None:
+    abstract = (
+        "We propose TinyMT, a distilled translation model for phones. TinyMT matches a large translation model "
+        "(Tran et al. 2021) with two orders of magnitude fewer parameters, e.g. 40M instead of 4.7B."
+    )
+    text = extractive("TinyMT: Distilled Translation", abstract, 280)
+    assert text.endswith("instead of 4.7B.") and "(Tran et al. 2021)" in text
+
+
+def test_latex_quotes_and_complexities_read_as_text() -> None:
+    assert clean_latex(r"a framework called ``GETMusic.'' It runs in $O(n\log n)$, not $O(\sqrt{d})$.") == (
+        "a framework called “GETMusic.” It runs in O(n log n), not O(√d)."
+    )
+    abstract = "We introduce a model called ``QuickDiff.'' QuickDiff samples images in four steps with no loss."
+    assert extractive("QuickDiff", abstract, 280).startswith("We introduce a model called “QuickDiff.”")
