@@ -29,8 +29,10 @@ _LINK_CLAUSES = [
 ]
 _LATEX_REFERENCE = re.compile(r"\\(?:cite[pt]?|ref|eqref|label|url|footnote)\{[^{}]*\}")
 _LATEX_WRAPPED = re.compile(r"\\(?:textbf|textit|emph|text|mathrm|mathbf|texttt|underline)\{([^{}]*)\}")
-_LATEX_SYMBOLS = {r"\sim": "~", r"\times": "×", r"\approx": "≈", r"\%": "%", r"\le": "≤", r"\ge": "≥",
-                  r"\log": " log ", r"\sqrt": "√", "``": "“", "''": "”"}
+_LATEX_SYMBOLS = {r"\sim": "~", r"\times": "×", r"\approx": "≈", r"\%": "%", r"\leq": "≤", r"\geq": "≥",
+                  r"\le": "≤", r"\ge": "≥", r"\log": " log ", r"\sqrt": "√", "``": "“", "''": "”"}  # fmt: skip
+# A symbol command ends where its letters do: `\le` is not the start of `\left`.
+_LATEX_SYMBOL = re.compile("|".join(re.escape(c) + ("(?![A-Za-z])" if c[-1].isalpha() else "") for c in _LATEX_SYMBOLS))
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?")
 # A sentence ends at . ! or ? (a closing quote or bracket stays with it) before a capital or a digit, but not
 # after an abbreviation ("Tran et al. 2021").
@@ -95,8 +97,7 @@ def clean_latex(text: str) -> str:
     text = _LATEX_REFERENCE.sub("", text)
     for _ in range(3):  # nested \textbf{\emph{...}}
         text = _LATEX_WRAPPED.sub(r"\1", text)
-    for command, symbol in _LATEX_SYMBOLS.items():
-        text = text.replace(command, symbol)
+    text = _LATEX_SYMBOL.sub(lambda m: _LATEX_SYMBOLS[m.group(0)], text)
     text = _LATEX_COMMAND.sub("", text).replace("$", "")
     text = re.sub(r"[{}]", "", text)
     text = re.sub(r"\(\s*\)|\[\s*\]", "", text)  # brackets a removed link or formula left empty

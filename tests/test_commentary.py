@@ -162,5 +162,6 @@ def test_latex_quotes_and_complexities_read_as_text() -> None:
     assert clean_latex(r"a framework called ``GETMusic.'' It runs in $O(n\log n)$, not $O(\sqrt{d})$.") == (
         "a framework called “GETMusic.” It runs in O(n log n), not O(√d)."
     )
+    assert clean_latex(r"error $\left(x \leq 3\right)$ at 5\% cost.") == "error (x ≤ 3) at 5% cost."
     abstract = "We introduce a model called ``QuickDiff.'' QuickDiff samples images in four steps with no loss."
     assert extractive("QuickDiff", abstract, 280).startswith("We introduce a model called “QuickDiff.”")
