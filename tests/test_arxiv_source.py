@@ -173,6 +173,16 @@ def test_a_page_in_the_real_shape_reads_into_papers(caplog: pytest.LogCaptureFix
     assert "2305.00009v1" in caplog.text
 
 
+def test_an_api_error_entry_is_reported_not_read_as_a_paper(caplog: pytest.LogCaptureFixture) -> None:
+    answer = REAL_SHAPE.split(b"<entry>")[0] + (
+        b"<entry><id>http://arxiv.org/api/errors#incorrect_id_format_for_2305.x</id><title>Error</title>"
+        b"<summary>incorrect id format for 2305.x</summary><updated>2023-05-23T00:00:00-04:00</updated>"
+        b"</entry></feed>"
+    )
+    assert parse_page(answer).papers == []
+    assert "arXiv API error: incorrect id format for 2305.x" in caplog.text
+
+
 @pytest.mark.parametrize("content", [b"", b"<html><body>Service Unavailable</body></html>", b"<feed><entry>"])
 def test_a_broken_answer_is_an_empty_page(content: bytes) -> None:
     assert parse_page(content).papers == []

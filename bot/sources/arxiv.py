@@ -100,10 +100,14 @@ def _entry_paper(entry: Any) -> Paper | None:
             authors += [clean_text(name.text or "") for name in child.iterchildren(f"{_ATOM}name")]
         elif tag == f"{_ATOM}category" and (term := child.get("term")):
             categories.append(term)
-    key = arxiv_key(fields.get(f"{_ATOM}id", ""))
+    entry_id = fields.get(f"{_ATOM}id", "")
+    if "/api/errors" in entry_id:  # the API reports a bad query as an entry of a 200 answer
+        log.warning("arXiv API error: %s", clean_text(fields.get(f"{_ATOM}summary", "")) or entry_id)
+        return None
+    key = arxiv_key(entry_id)
     published = _utc(fields.get(f"{_ATOM}published", ""))
     if key is None or published is None:
-        log.warning("arXiv: skipped an entry without a usable id or date (%s)", fields.get(f"{_ATOM}id", "no id"))
+        log.warning("arXiv: skipped an entry without a usable id or date (%s)", entry_id or "no id")
         return None
     notes = (fields.get(f"{_ARXIV}comment"), fields.get(f"{_ARXIV}journal_ref"))
     return Paper(
