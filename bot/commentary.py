@@ -72,7 +72,9 @@ _LEAD_CLAUSE = re.compile(
     r"^(?:(?:specifically|hence|thus|therefore|moreover|furthermore|additionally|in addition|besides|"
     r"consequently|as a result|finally|first(?:ly)?|second(?:ly)?|third(?:ly)?|then|meanwhile|in particular|"
     r"accordingly|subsequently|instead|yet|still|further|in turn|otherwise|as such|in response|by doing so|"
-    r"in doing so|in this way|to do so|to this end|to that end|for this purpose|with this in mind)|"
+    r"in doing so|in this way|to do so|to this end|to that end|for this purpose|with this in mind|"
+    # an aside on how the authors felt about it: the finding reads the same without it
+    r"surprisingly|interestingly|frustratingly|remarkably|notably|importantly|crucially|unfortunately)|"
     r"(?:in light of|given|building on|based on) (?:this|these|that|those|such)[^,]{0,60}|"
     r"(?:motivated|inspired|driven|guided) by [^,]{1,80}|instead of [^,]{1,100}|"
     # a purpose clause before the main one: "To overcome these drawbacks, we propose ..."

@@ -53,7 +53,9 @@ def test_a_leading_purpose_clause_is_removed_and_the_sentence_recapitalised() ->
     assert extractive("FedLite: Light Federated Learning", abstract, 280).startswith("We propose FedLite, ")
 
 
-@pytest.mark.parametrize("lead", ["Specifically, ", "To this end, ", "Hence, ", "Instead, ", "Motivated by this, "])
+@pytest.mark.parametrize(
+    "lead", ["Specifically, ", "To this end, ", "Hence, ", "Instead, ", "Motivated by this, ", "Surprisingly, "]
+)
 def test_a_leading_connective_is_removed(lead: str) -> None:
     abstract = f"Diffusion sampling is slow. {lead}we introduce FastSampler, which needs only four steps."
     assert extractive("FastSampler: Four-Step Diffusion", abstract, 280) == (
