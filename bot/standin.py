@@ -81,12 +81,14 @@ class ArxivStandIn:
     others: list[Entry] = field(default_factory=list)  # outside the week's query; found by id_list only
     script: list[Any] = field(default_factory=list)
     requests: list[dict[str, list[str]]] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # time.monotonic() of each request
     hang_seconds: float = 3.0
     url: str = ""
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         params = parse_qs(urlsplit(handler.path).query)
         self.requests.append(params)
+        self.arrived.append(time.monotonic())
         action = self.script.pop(0) if self.script else None
         if action == "hang":
             time.sleep(self.hang_seconds)

@@ -41,7 +41,7 @@ class AtomicJSONStorage(Storage):
         self._batch_depth = 0
         self._dirty = False
         self.defer_backup = False  # set by `Store.without_backup()`
-        self._backup_behind = False
+        self._not_backed_up: bytes | None = None  # the content written last, until the backup has it too
 
     def read(self) -> dict[str, Any] | None:
         """The whole database; loaded from disk once."""
@@ -74,20 +74,20 @@ class AtomicJSONStorage(Storage):
             raise StoreError(f"cannot write the store {self.path}: {error.strerror or error}; "
                              "it keeps its last good state") from None  # fmt: skip
         self._dirty = False
-        self._backup_behind = True
+        self._not_backed_up = content
         if not self.defer_backup:
-            self.update_backup(content)
+            self.update_backup()
 
-    def update_backup(self, content: bytes | None = None) -> None:
-        """Copy the data written last to the backup file, if the backup is behind it."""
-        if not self._backup_behind or self._data is None:
+    def update_backup(self) -> None:
+        """Copy the content written last to the backup file, if the backup does not have it yet."""
+        if self._not_backed_up is None:
             return
         backup = self.path.with_name(self.path.name + ".bak")
         try:
-            _write_atomically(backup, content or orjson.dumps(self._data, option=orjson.OPT_NON_STR_KEYS))
+            _write_atomically(backup, self._not_backed_up)
         except OSError as error:  # the store itself is written: a stale backup is worth a warning, not a stop
             log.warning("could not update the backup %s: %s", backup, error.strerror or error)
-        self._backup_behind = False
+        self._not_backed_up = None
 
     @contextmanager
     def batch(self) -> Iterator[None]:

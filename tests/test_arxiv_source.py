@@ -195,6 +195,13 @@ def test_papers_by_id_are_asked_for_in_batches(arxiv_api: ArxivStandIn) -> None:
     assert arxiv_api.requests[0]["id_list"] == [",".join(e.id for e in arxiv_api.others)]
 
 
+def test_id_batches_keep_arxivs_pace(arxiv_api: ArxivStandIn) -> None:
+    arxiv_api.others = synthetic_week(250, week_monday("2023-W10"))
+    papers = fetch_ids([e.id for e in arxiv_api.others], config(arxiv_api.url, delay_seconds=0.3))
+    assert len(papers) == 250 and len(arxiv_api.requests) == 2  # batches of 200
+    assert arxiv_api.arrived[1] - arxiv_api.arrived[0] >= 0.3  # one request every delay_seconds, batches too
+
+
 def test_the_probe_asks_for_one_paper(arxiv_api: ArxivStandIn) -> None:
     arxiv_api.entries = synthetic_week(5, week_monday("2023-W18"))
     assert probe(config(arxiv_api.url)).endswith(f"(latest: {arxiv_api.entries[0].id})")

@@ -14,6 +14,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,11 +36,11 @@ Progress = Callable[[int], None]
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _ARXIV = "{http://arxiv.org/schemas/atom}"
 _TOTAL = "{http://a9.com/-/spec/opensearch/1.1/}totalResults"
+_ENTRY, _AUTHOR, _NAME, _CATEGORY = (_ATOM + tag for tag in ("entry", "author", "name", "category"))
+_ID, _TITLE, _SUMMARY, _PUBLISHED = (_ATOM + tag for tag in ("id", "title", "summary", "published"))
+_COMMENT, _JOURNAL_REF = _ARXIV + "comment", _ARXIV + "journal_ref"
 # The entry fields read as text; authors and categories are read apart.
-_TEXT_FIELDS = frozenset(f"{_ATOM}{name}" for name in ("id", "title", "summary", "published")) | {
-    f"{_ARXIV}comment",
-    f"{_ARXIV}journal_ref",
-}
+_TEXT_FIELDS = frozenset((_ID, _TITLE, _SUMMARY, _PUBLISHED, _COMMENT, _JOURNAL_REF))
 
 
 class HTTPStatusError(Exception):
@@ -84,7 +85,7 @@ def parse_page(content: bytes) -> Page:
     if root is None:
         return Page([], 0)
     total = root.findtext(_TOTAL) or "0"
-    papers = [paper for entry in root.iterchildren(f"{_ATOM}entry") if (paper := _entry_paper(entry))]
+    papers = [paper for entry in root.iterchildren(_ENTRY) if (paper := _entry_paper(entry))]
     return Page(papers, int(total) if total.strip().isdigit() else 0)
 
 
@@ -96,25 +97,25 @@ def _entry_paper(entry: Any) -> Paper | None:
         tag = child.tag
         if tag in _TEXT_FIELDS:
             fields[tag] = child.text or ""
-        elif tag == f"{_ATOM}author":
-            authors += [clean_text(name.text or "") for name in child.iterchildren(f"{_ATOM}name")]
-        elif tag == f"{_ATOM}category" and (term := child.get("term")):
+        elif tag == _AUTHOR:
+            authors += [clean_text(name.text or "") for name in child.iterchildren(_NAME)]
+        elif tag == _CATEGORY and (term := child.get("term")):
             categories.append(term)
-    entry_id = fields.get(f"{_ATOM}id", "")
+    entry_id = fields.get(_ID, "")
     if "/api/errors" in entry_id:  # the API reports a bad query as an entry of a 200 answer
-        log.warning("arXiv API error: %s", clean_text(fields.get(f"{_ATOM}summary", "")) or entry_id)
+        log.warning("arXiv API error: %s", clean_text(fields.get(_SUMMARY, "")) or entry_id)
         return None
     key = arxiv_key(entry_id)
-    published = _utc(fields.get(f"{_ATOM}published", ""))
+    published = _utc(fields.get(_PUBLISHED, ""))
     if key is None or published is None:
         log.warning("arXiv: skipped an entry without a usable id or date (%s)", entry_id or "no id")
         return None
-    notes = (fields.get(f"{_ARXIV}comment"), fields.get(f"{_ARXIV}journal_ref"))
+    notes = (fields.get(_COMMENT), fields.get(_JOURNAL_REF))
     return Paper(
         key=key,
-        title=clean_text(fields.get(f"{_ATOM}title", "")),
+        title=clean_text(fields.get(_TITLE, "")),
         authors=tuple(authors),
-        abstract=clean_text(fields.get(f"{_ATOM}summary", "")),
+        abstract=clean_text(fields.get(_SUMMARY, "")),
         url=abs_url(key),
         published=published,
         categories=tuple(categories),
@@ -138,20 +139,19 @@ def week_query(week: Week, categories: list[str]) -> str:
     return f"({cats}) AND submittedDate:[{days[0]:%Y%m%d}0000 TO {days[-1]:%Y%m%d}2359]"
 
 
-class _Pages:
-    """Pages of one query from the configured API, one request every `delay_seconds` (the first not delayed)."""
+class _Client:
+    """The configured API over one connection, one request every `delay_seconds` (the first not delayed)."""
 
-    def __init__(self, config: ArxivConfig, query: dict[str, str]) -> None:
+    def __init__(self, config: ArxivConfig) -> None:
         self.config = config
-        self.query = query
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.last_request = -float("inf")
 
-    def get(self, start: int, size: int) -> Page:
-        """The page of `size` results from `start`; an error status raises `HTTPStatusError`."""
+    def page(self, query: dict[str, str], start: int, size: int) -> Page:
+        """The page of `size` results of a query from `start`; an error status raises `HTTPStatusError`."""
         time.sleep(max(0.0, self.last_request + self.config.delay_seconds - time.monotonic()))
-        params = {**self.query, "start": str(start), "max_results": str(size)}
+        params = {**query, "start": str(start), "max_results": str(size)}
         try:
             response = self.session.get(self.config.api_url, params=params, timeout=self.config.timeout_seconds)
         finally:
@@ -159,6 +159,10 @@ class _Pages:
         if response.status_code != 200:
             raise HTTPStatusError(response.status_code)
         return parse_page(response.content)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.session.close()
 
 
 def permanent_cause(error: BaseException, url: str) -> str | None:
@@ -212,7 +216,7 @@ def _describe(error: Exception) -> str:
     return type(error).__name__
 
 
-def _results(config: ArxivConfig, query: dict[str, str], limit: int | None = None) -> Iterator[Paper]:
+def _results(client: _Client, query: dict[str, str], limit: int | None = None) -> Iterator[Paper]:
     """Every result of a query (at most `limit`); failed pages are retried with backoff and resumed at the
     offset reached.
 
@@ -220,12 +224,12 @@ def _results(config: ArxivConfig, query: dict[str, str], limit: int | None = Non
     offset 0 that is zero papers for a week of cs.* (an outage). The retry budget and the backoff are per
     page: a page that arrives resets them, so a long week with one 429 on every page still completes.
     """
-    pages = _Pages(config, query)
+    config = client.config
     offset, failures = 0, 0
     while limit is None or offset < limit:
         size = config.page_size if limit is None else min(config.page_size, limit - offset)
         try:
-            page = pages.get(offset, size)
+            page = client.page(query, offset, size)
             if not page.papers:
                 raise _EmptyPage()
         except _TRANSIENT as error:
@@ -254,27 +258,31 @@ def fetch_week(week: Week, config: ArxivConfig, progress: Progress | None = None
     """All papers first submitted in the week in the configured categories."""
     query = {"search_query": week_query(week, config.categories), "sortBy": "submittedDate", "sortOrder": "ascending"}
     papers: dict[str, Paper] = {}
-    for paper in _results(config, query):
-        papers.setdefault(paper.key, paper)
-        if progress is not None:
-            progress(len(papers))
+    with closing(_Client(config)) as client:
+        for paper in _results(client, query):
+            papers.setdefault(paper.key, paper)
+            if progress is not None:
+                progress(len(papers))
     log.info("arXiv: %d papers for %s", len(papers), week)
     return list(papers.values())
 
 
 def fetch_ids(ids: list[str], config: ArxivConfig) -> list[Paper]:
-    """Papers by arXiv id (curated items the week's query did not return), in batches of 200."""
+    """Papers by arXiv id (curated items the week's query did not return), in batches of 200, paced as one
+    query's pages are."""
     papers: list[Paper] = []
-    for start in range(0, len(ids), 200):
-        batch = ids[start : start + 200]
-        papers += _results(config, {"id_list": ",".join(batch)}, limit=len(batch))
+    with closing(_Client(config)) as client:
+        for start in range(0, len(ids), 200):
+            batch = ids[start : start + 200]
+            papers += _results(client, {"id_list": ",".join(batch)}, limit=len(batch))
     return papers
 
 
 def probe(config: ArxivConfig) -> str:
     """One one-result query, no retries: the API answers and returns a paper."""
     try:
-        page = _Pages(config, {"search_query": f"cat:{config.categories[0]}"}).get(0, 1)
+        with closing(_Client(config)) as client:
+            page = client.page({"search_query": f"cat:{config.categories[0]}"}, 0, 1)
     except _TRANSIENT as error:
         cause = permanent_cause(error, config.api_url)
         raise ArxivOutageError(cause or f"{config.api_url}: {_describe(error)}") from None
