@@ -1,19 +1,22 @@
 """A big real week through the real command line: requests, CPU, wall time, peak memory, `bot --help` time.
 
-Usage: python bench/week.py [N] [--delay SECONDS] [--data DIR] [--runs R]
+Usage: python bench/week.py [N] [--delay SECONDS] [--data DIR] [--runs R] [--instructions]
 
 Serves N papers (default 5000) built from the real arXiv records of `week-2023-W20.jsonl` (repeated with new
 ids) from the loopback arXiv stand-in and runs `bot digest --week 2023-W20 --dry-run --format json` in a
 subprocess with the default page size (2000) and no curated feeds. CPU is the child's user+sys time, which
 leaves out the mandated waits between requests (they sleep). This machine's CPU figures vary by ±20% from run
-to run: `--runs R` runs the digest R times and prints the median and the fastest.
+to run: `--runs R` runs the digest R times and prints the median and the fastest, and `--instructions` runs it
+once more under valgrind's callgrind and prints the instructions it executed, which repeat to within 0.1%.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,6 +40,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=3.0, help="seconds between arXiv requests (default 3)")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="folder of the records")
     parser.add_argument("--runs", type=int, default=1, help="digest runs (the median and the fastest are printed)")
+    parser.add_argument("--instructions", action="store_true", help="count the instructions of one run (valgrind)")
     args = parser.parse_args()
 
     records = args.data / "week-2023-W20.jsonl"
@@ -61,6 +65,7 @@ def main() -> None:
             walls.append(time.perf_counter() - start)
             cpus.append(child_usage()[0] - cpu0)
         peak_kib = child_usage()[1]
+        instructions = count_instructions([*cmd, "--dry-run", "--format", "json"]) if args.instructions else None
     standin.stdin.close()
     requests = int(standin.stdout.read().strip() or 0)
     standin.wait()
@@ -80,6 +85,20 @@ def main() -> None:
     print(f"wall:                {statistics.median(walls):.2f} s (includes {args.delay:g} s between requests)")
     print(f"peak memory (RSS):   {peak_kib / 1024:.0f} MB")
     print(f"bot --help (best/5): {min(help_runs):.3f} s")
+    if instructions is not None:
+        print(f"instructions:        {instructions / 1e9:.2f} G (one run under callgrind)")
+
+
+def count_instructions(cmd: list[str]) -> int:
+    """The instructions one run of the command executes, by valgrind's callgrind (repeatable, unlike seconds)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        sys.exit("--instructions needs valgrind (apt install valgrind)")
+    run = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd]
+    out = subprocess.run(run, capture_output=True, text=True, check=True)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
+    assert found, out.stderr[-500:]
+    return int(found.group(1).replace(",", ""))
 
 
 if __name__ == "__main__":

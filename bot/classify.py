@@ -33,8 +33,13 @@ _TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 class Branch:
     """One top-level alternative of a cue, with the literals any match must contain (a cheap pre-check)."""
 
-    regex: re.Pattern[str]
+    source: str  # the branch's regex, compiled when first run: a week's papers never run about half of them
     requirements: tuple[tuple[str, ...], ...]  # each: one of these literals occurs in any match (see _requirements)
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        """The compiled branch."""
+        return re.compile(self.source)
 
     @cached_property
     def key(self) -> tuple[str, ...]:
@@ -63,7 +68,7 @@ class Cue:
         whenever one literal occurs, is what keeps wide cues cheap (about 3x on real abstracts).
         """
         branches = [
-            Branch(re.compile(rf"(?:{_lower_pattern(branch)})(?!\w)"), tuple(_requirements(branch)))
+            Branch(rf"(?:{_lower_pattern(branch)})(?!\w)", tuple(_requirements(branch)))
             for branch in _alternatives(pattern)
         ]
         return cls(pattern, tuple(branches))
@@ -110,7 +115,8 @@ def _requirements(branch: str) -> list[tuple[str, ...]]:
 
     A plain run of text is a requirement of one literal; a group that must match (no `?`, `*` or `{m,n}` after
     it) is one whose literals are its alternatives' (`(inference|training) costs?` needs "inference" or
-    "training", and " cost"). Classes, repetitions, anchors and `\\d`-style escapes are gaps, and so is a
+    "training", and " cost"). A small class of plain characters extends the run before it (`int[248]` needs
+    "int2", "int4" or "int8"); other classes, repetitions, anchors and `\\d`-style escapes are gaps, and so is a
     character made optional by `?` or `*`; an escaped punctuation mark (`\\(`) is the plain character. Literals
     shorter than two characters are too common to help and are left out.
     """
@@ -128,6 +134,14 @@ def _requirements(branch: str) -> list[tuple[str, ...]]:
             quantifier = branch[end : end + 1]
             if char == "{":  # x{0,3}: the x may be absent
                 run = run[:-1]
+            elif (
+                char == "["
+                and quantifier not in ("?", "*", "{")
+                and len(run.strip()) >= 2
+                and (chars := _class_chars(branch[i + 1 : end - 1]))
+            ):  # int[248]: "int2", "int4" or "int8", far rarer than "int"
+                requirements.append(tuple(dict.fromkeys(run.lower() + c for c in chars)))
+                run = ""
             elif char == "(" and quantifier not in ("?", "*", "{"):
                 flush()
                 run = ""
@@ -158,18 +172,33 @@ def _requirements(branch: str) -> list[tuple[str, ...]]:
     return requirements
 
 
+def _class_chars(body: str) -> str:
+    """The characters of a small class of plain characters (`248`, `- `), lower-cased; "" for any other class."""
+    plain = len(body) <= 4 and "\\" not in body and not body.startswith("^") and "-" not in body[1:-1]
+    return body.lower() if plain else ""
+
+
 def _key(requirements: list[tuple[str, ...]]) -> tuple[str, ...]:
     """The requirement that likely rules out most texts: the one whose shortest literal is longest."""
     return max(requirements, key=lambda req: (min(len(lit) for lit in req), -len(req)))
 
 
 def _closing(pattern: str, start: int) -> int:
-    """The index just after the bracket that closes the one at `start` (nesting and escapes respected)."""
+    """The index just after the bracket that closes the one at `start` (nesting, classes and escapes respected)."""
     pairs = {"(": ")", "[": "]", "{": "}"}
     opener, depth, i = pattern[start], 0, start
+    if opener == "[":  # a class does not nest, and a "]" first in it is a plain character
+        i = start + 1 + (pattern[start + 1 : start + 2] == "^")
+        i += pattern[i : i + 1] == "]"
+        while i < len(pattern) and pattern[i] != "]":
+            i += 2 if pattern[i] == "\\" else 1
+        return min(i + 1, len(pattern))
     while i < len(pattern):
         if pattern[i] == "\\":
             i += 2
+            continue
+        if pattern[i] == "[":
+            i = _closing(pattern, i)
             continue
         if pattern[i] == opener:
             depth += 1
@@ -182,16 +211,22 @@ def _closing(pattern: str, start: int) -> int:
 
 
 def _alternatives(pattern: str) -> list[str]:
-    """The top-level `|` branches of a pattern (those inside parentheses stay whole)."""
-    branches, depth, start = [], 0, 0
-    for i, char in enumerate(pattern):
-        if char == "(" and pattern[i - 1 : i] != "\\":
+    """The top-level `|` branches of a pattern (those inside parentheses or a class stay whole)."""
+    branches, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 1
+        elif char == "[":
+            i = _closing(pattern, i) - 1
+        elif char == "(":
             depth += 1
-        elif char == ")" and pattern[i - 1 : i] != "\\":
+        elif char == ")":
             depth -= 1
         elif char == "|" and depth == 0:
             branches.append(pattern[start:i])
             start = i + 1
+        i += 1
     branches.append(pattern[start:])
     return branches
 
@@ -271,7 +306,11 @@ class _Literals:
         self.keyed: list[list[tuple[Cue, Branch, tuple[frozenset[int], ...]]]] = []
         for cue in cues:
             for branch in cue.branches:
-                checked = [r for r in branch.requirements if r == branch.key or min(map(len, r)) >= MIN_CHECKED]
+                checked = [
+                    r
+                    for r in branch.requirements
+                    if r == branch.key or min(len(lit.strip()) for lit in r) >= MIN_CHECKED
+                ]
                 for literal in (lit for req in checked for lit in req):
                     if literal not in numbers:
                         numbers[literal] = len(numbers)
@@ -316,6 +355,7 @@ class _Topic:
         self.negative = {Cue.compile(p): w for p, w in config.negative.items()}
         self.requires = [Cue.compile(p) for p in config.requires]
         self.group = _group([*self.cues, *self.negative, *self.requires])
+        self.requires_group = _group(self.requires)
         self.always = {c: w for c, w in self.cues.items() if c.unfiltered}  # cues the pre-check cannot rule out
         # A title names its topic once; an abstract's repeated mentions mark what it is about, while one
         # passing mention counts little.
@@ -325,6 +365,22 @@ class _Topic:
     def gate(self, text: _Text) -> bool:
         """Whether the paper has the context the topic `requires` (always, when it requires nothing)."""
         return not self.requires or (text.may_match(self.group) and any(text.mentions(c) for c in self.requires))
+
+    def may_reach(self, text: _Text, bound: float) -> bool:
+        """Whether the topic may still reach its threshold, given a first bound (see `reach`): no regex run.
+
+        The `requires` context must be possible, and a cue found in the abstract has no more mentions than the
+        literals of its found branches' keys have occurrences (its matches do not overlap and each holds one):
+        a passing "model" or "bit" does not count three times.
+        """
+        if self.requires and not text.may_match(self.requires_group):
+            return False
+        factor, cap = self.factors["abstract"]
+        for cue, branches in text.abstract_found.items():
+            weight = self.cues.get(cue, 0.0)
+            if weight > 0 and (mentions := sum(text.abstract.count(lit) for b in branches for lit in b.key)) < cap:
+                bound -= weight * factor * (cap - mentions)
+        return bound >= self.config.threshold
 
     def reach(self) -> tuple[float, dict[Cue, float], dict[Cue, float]]:
         """The most the topic can score before the pre-check: from cues it cannot rule out, then per cue found
@@ -429,6 +485,8 @@ class Classifier:
 
     def _score(self, paper: Paper, text: _Text, *, exact: bool) -> Paper:
         scored = self.topics if exact else self._reachable(text, paper.categories)
+        if not scored and not (paper.topics or paper.scores or paper.score or paper.centrality):
+            return paper  # off every topic, as it came: most of a week's papers
         hits = [hit for topic in scored for hit in topic.hits(text, paper.categories)]
         scores = {t.name: round(float(sum(h.points for h in hits if h.topic == t.name)), 3) for t in scored}
         passed = [t for t in scored if scores[t.name] >= t.config.threshold]
@@ -443,9 +501,10 @@ class Classifier:
         return replace(paper, topics=tuple(t.name for t in passed), scores=scores, score=best, centrality=centrality)
 
     def _reachable(self, text: _Text, categories: tuple[str, ...]) -> list[_Topic]:
-        """The topics whose found cues could reach the threshold: an upper bound, no regex run.
+        """The topics whose found cues could reach the threshold: upper bounds, no regex run.
 
-        Most papers of a week are off-topic; this spares them every regex of every topic.
+        Most papers of a week are off-topic; this spares them every regex of every topic. The first bound counts
+        every cue found in the abstract at its most mentions; a topic it lets through is bounded again.
         """
         bound = dict(self.reach_always)
         for found, reach in ((text.title_found, self.reach_title), (text.abstract_found, self.reach_abstract)):
@@ -454,7 +513,7 @@ class Classifier:
                     bound[entry[0]] += entry[1]
         for topic in self.topics:
             bound[topic] += sum(max(0.0, w) for c, w in topic.config.categories.items() if c in categories)
-        return [t for t in self.topics if bound[t] >= t.config.threshold]
+        return [t for t in self.topics if bound[t] >= t.config.threshold and t.may_reach(text, bound[t])]
 
     def _tag(self, paper: Paper, text: _Text) -> Paper:
         by_name = {t.name: t.config.tag for t in self.topics}

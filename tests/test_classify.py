@@ -1,5 +1,6 @@
 """Hand-written labelled examples that pin the default topics' behaviour (not taken from any dev file)."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -323,10 +324,17 @@ def test_negative_cues_and_category_priors_are_explained() -> None:
     ("pattern", "literals"),
     [("diffusion models?", ("diffusion model",)), ("kv[- ]cache", ("cache",)),
      ("prun(e|ed|ing)|lottery tickets?", ("prun", "lottery ticket")),
-     ("diffusion[- ](based|process(es)?)", ("diffusion",))],
+     ("diffusion[- ](based|process(es)?)", ("diffusion-", "diffusion ")), ("int[248]", ("int2", "int4", "int8")),
+     ("[a-z]+ diffusion", (" diffusion",)), ("xx[|]yy|int8", ("xx|", "int8"))],
 )  # fmt: skip
 def test_cue_prefilter_literals_are_sound(pattern: str, literals: tuple[str, ...]) -> None:
     assert Cue.compile(pattern).literals == literals
+
+
+def test_a_bar_inside_a_class_does_not_split_a_cue() -> None:
+    cue = Cue.compile("x[|/]y|int[248]")
+    assert len(cue.branches) == 2
+    assert cue.spans("x|y and x/y, int8 but not int16") == [(0, 3), (8, 11), (13, 17)]
 
 
 def test_cues_match_on_word_bounds() -> None:
@@ -348,6 +356,16 @@ def test_every_default_cue_has_a_prefilter_literal() -> None:
     patterns = [p for t in config.topics.values() for p in [*t.cues, *t.negative, *t.requires]]
     patterns += [p for cues in config.tags.values() for p in cues]
     assert [p for p in patterns if not Cue.compile(p).literals] == []
+
+
+def test_every_default_pattern_compiles_whole_and_branch_by_branch() -> None:
+    # Loading a config checks only the user's own patterns; the packaged ones are checked here.
+    config = Config()
+    patterns = [p for t in config.topics.values() for p in [*t.cues, *t.negative, *t.requires]]
+    patterns += [p for cues in config.tags.values() for p in cues]
+    for pattern in patterns:
+        re.compile(pattern)
+        assert all(branch.regex.pattern for branch in Cue.compile(pattern).branches)
 
 
 def test_a_megabyte_abstract_is_read_up_to_a_bound(classifier: Classifier) -> None:
