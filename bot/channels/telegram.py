@@ -6,6 +6,7 @@ import asyncio
 import html
 import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -142,10 +143,13 @@ class TelegramChannel(Channel):
 
     def _client(self) -> Any:
         from telegram import Bot
+        from telegram.warnings import PTBUserWarning
 
         from bot.channels.telegram_request import JSONRequest
 
         if self._bot is None:
+            # `do_api_request("sendMessage")` is deliberate (see `_send`): not a mistake to warn about.
+            warnings.filterwarnings("ignore", "Please use 'Bot.sendMessage'", PTBUserWarning)
             timeout = self.settings.timeout_seconds
             # httpx calls the hook right before each request is written, after PTB has built and encoded it:
             # the part is marked pending there, so it is pending only while a request may be on its way.
@@ -160,8 +164,6 @@ class TelegramChannel(Channel):
             self._before_request()
 
     async def _send(self, text: str, chat: str, hooks: SendHooks) -> str:
-        from telegram import LinkPreviewOptions
-        from telegram.constants import ParseMode
         from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
         bot = self._client()
@@ -171,13 +173,12 @@ class TelegramChannel(Channel):
                 await asyncio.sleep(wait)
             self._before_request = hooks.before_request
             try:
-                message = await bot.send_message(
-                    chat_id=chat or self.settings.chat_id,
-                    text=text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                # The answer as JSON, not a `Message`: building one from a digest's entities costs more than
+                # sending it (about 0.6 ms per message, 10,000 readers a week).
+                sent = await bot.do_api_request(
+                    "sendMessage", api_kwargs=_send_message_kwargs(chat or self.settings.chat_id, text)
                 )
-                return str(message.message_id)
+                return str(sent["message_id"])
             except RetryAfter as error:
                 delay = error.retry_after
                 seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
@@ -216,3 +217,8 @@ class TelegramChannel(Channel):
             self._loop.close()
             self._loop = None
             self._bot = None
+
+
+def _send_message_kwargs(chat: str, text: str) -> dict[str, object]:
+    """sendMessage's parameters for one HTML message without link previews."""
+    return {"chat_id": chat, "text": text, "parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
