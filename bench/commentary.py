@@ -13,6 +13,9 @@ not empty, and prints the share of defective commentaries by kind, with up to N 
 - cut: it stops mid-sentence (no closing `.`, `!` or `?`), or ends on "…";
 - fragment: a sentence split at an abbreviation or inside brackets: it ends on "et al." / "e.g." / "vs.",
   starts with a lower-case word or a closing bracket, or leaves a bracket or quote unbalanced;
+- background: nothing in it is about this paper (no "we" / "our" / "this paper", no passive "is proposed",
+  no "the proposed" or experiments, not the method's name from the title, "SpecInfer: ..."): motivation or
+  the field's state, not the work;
 - empty: no commentary at all;
 - too long: over the character limit.
 """
@@ -45,10 +48,21 @@ _RESIDUE = re.compile(
 )
 _ABBREVIATION_END = re.compile(r"\b(al|e\.g|i\.e|vs|cf|fig|eq|sec)\.$", re.IGNORECASE)
 _PAIRS = ("()", "[]", "“”")
-KINDS = ("opener", "residue", "cut", "fragment", "empty", "too long")
+_OWN = re.compile(
+    r"\b(we|our|us|this (paper|work|study|article|report)|(is|are|was|were) (proposed|introduced|presented)|"
+    r"the proposed|experiment\w*)\b",
+    re.IGNORECASE,
+)
+KINDS = ("opener", "residue", "cut", "fragment", "background", "empty", "too long")
 
 
-def defects(text: str, max_chars: int) -> list[str]:
+def method_name(title: str) -> str:
+    """The name a title gives its method before a colon ("SpecInfer: ..."), else ""."""
+    head = title.split(":", 1)[0].strip() if ":" in title else ""
+    return head if head and len(head.split()) <= 3 else ""
+
+
+def defects(text: str, max_chars: int, title: str = "") -> list[str]:
     """The kinds of defect a commentary has (empty list: none)."""
     if not text.strip():
         return ["empty"]
@@ -63,6 +77,9 @@ def defects(text: str, max_chars: int) -> list[str]:
     unbalanced = any(listed.count(a) != listed.count(b) for a, b in _PAIRS)
     if _ABBREVIATION_END.search(text.rstrip()) or re.match(r"[a-z)\]”]", text) or unbalanced:
         found.append("fragment")
+    name = method_name(title)
+    if not _OWN.search(text) and not (name and name.lower() in text.lower()):
+        found.append("background")
     if len(text) > max_chars:
         found.append("too long")
     return found
@@ -82,14 +99,14 @@ def main() -> None:
     defective = 0
     for paper in papers:
         text = extractive(paper["title"], paper["abstract"], args.max_chars)
-        kinds = defects(text, args.max_chars)
+        kinds = defects(text, args.max_chars, paper["title"])
         defective += bool(kinds)
         for kind in kinds:
             by_kind[kind].append((paper["title"], text))
     print(f"{len(papers)} on-topic papers of {args.set}, commentary.max_chars {args.max_chars}")
     print(f"defective: {defective / len(papers):.1%} ({defective})")
     for kind in KINDS:
-        print(f"  {kind:9} {len(by_kind[kind]) / len(papers):6.1%} ({len(by_kind[kind])})")
+        print(f"  {kind:10} {len(by_kind[kind]) / len(papers):6.1%} ({len(by_kind[kind])})")
     for kind in KINDS:
         for title, text in by_kind[kind][: args.examples]:
             print(f"\n[{kind}] {title}\n  {text}")

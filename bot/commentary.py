@@ -5,7 +5,8 @@ when it has one) comes first, then the headline result with its number; backgrou
 Each sentence must read on its own: a leading connective or purpose clause ("Specifically, ...", "To overcome
 these drawbacks, ...") is removed, a sentence pointing back at one the reader never saw ("These models ...",
 "It ...") is not used unless it follows its antecedent, and a removed link or formula takes its clause with it.
-Sentences are chosen to fit `max_chars`; only a single sentence longer than that is cut (with "…"). No line
+Sentences are chosen to fit `max_chars`; only a single sentence longer than that is cut (with "…"), as is the
+contribution when nothing but background would fit. No line
 starts with `http` or `#` (it would break the roundup's shape).
 """
 
@@ -34,11 +35,11 @@ _LATEX_SYMBOLS = {r"\sim": "~", r"\times": "×", r"\approx": "≈", r"\%": "%", 
 # A symbol command ends where its letters do: `\le` is not the start of `\left`.
 _LATEX_SYMBOL = re.compile("|".join(re.escape(c) + ("(?![A-Za-z])" if c[-1].isalpha() else "") for c in _LATEX_SYMBOLS))
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?")
-# A sentence ends at . ! or ? (a closing quote or bracket stays with it) before a capital or a digit, but not
-# after an abbreviation ("Tran et al. 2021").
+# A sentence ends at . ! or ? (a closing quote or bracket stays with it) before a capital, a digit or a name
+# that starts in lower case ("i-Code", "mT5"), but not after an abbreviation ("Tran et al. 2021").
 _SENTENCE_END = re.compile(
     r"(?:(?<=[.!?])(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\bFig\.)(?<!\bEq\.)(?<!\bSec\.)"
-    r"|(?<=[.!?][\"'’”)]))\s+(?=[A-Z0-9\"'(“`])"
+    r"|(?<=[.!?][\"'’”)]))\s+(?=[A-Z0-9\"'(“`]|[a-z]{1,3}-?[A-Z0-9])"  # "... data. i-Code V2 is ...", "mT5"
 )
 _WHOLE = re.compile(r"[.!?][\"'’”)\]]*$")
 _CONTRIBUTION = re.compile(
@@ -51,7 +52,8 @@ _CONTRIBUTION = re.compile(
 _LIMITATION = re.compile(
     r"\b(but|yet) (are|is|remain|remains|still|often|usually) (unable|limited|inefficient|costly)|"
     r"\b(suffers?|suffering) from\b|\b(fail|fails|struggle|struggles) to\b|\bhardly\b|"
-    r"\b(prior|previous|existing|conventional|current) (works?|methods?|approaches?|techniques?)\b",
+    r"\b(prior|previous|existing|conventional|current) (works?|methods?|approaches?|techniques?)\b|"
+    r"\b(have|has) been (proposed|introduced|developed|studied|explored)\b",  # others' work, not this paper's
     re.IGNORECASE,
 )
 _FIRST_PERSON = re.compile(r"\b(we|our|this (paper|work|study))\b", re.IGNORECASE)
@@ -71,12 +73,14 @@ _BACKGROUND = re.compile(
 _LEAD_CLAUSE = re.compile(
     r"^(?:(?:specifically|hence|thus|therefore|moreover|furthermore|additionally|in addition|besides|"
     r"consequently|as a result|finally|first(?:ly)?|second(?:ly)?|third(?:ly)?|then|meanwhile|in particular|"
-    r"accordingly|subsequently|instead|yet|still|further|in turn|otherwise|as such|in response|by doing so|"
+    r"accordingly|subsequently|instead|yet|still|further|in turn|otherwise|as such|in response|by doing so|next|"
+    r"in fact|indeed|overall|in summary|in short|in conclusion|to summari[sz]e|to sum up|taken together|"
     r"in doing so|in this way|to do so|to this end|to that end|for this purpose|with this in mind|"
     # an aside on how the authors felt about it: the finding reads the same without it
     r"surprisingly|interestingly|frustratingly|remarkably|notably|importantly|crucially|unfortunately)|"
     r"(?:in light of|given|building on|based on) (?:this|these|that|those|such)[^,]{0,60}|"
-    r"(?:motivated|inspired|driven|guided) by [^,]{1,80}|instead of [^,]{1,100}|"
+    r"(?:motivated|inspired|driven|guided) by [^,]{1,80}|(?:taking|drawing) inspiration from [^,]{1,120}|"
+    r"instead of [^,]{1,100}|"
     # a purpose clause before the main one: "To overcome these drawbacks, we propose ..."
     r"to [a-z]+[^,]{0,100}(?=,\s+(?:[^,]{0,30}\s)?(?:we|our|this|the|it|a|an|they)\b)),\s+",
     re.IGNORECASE,
@@ -87,6 +91,8 @@ _POINTER = re.compile(
     r"the aforementioned)\b(?! (paper|work|study|article|report|note|survey|thesis)\b)",
     re.IGNORECASE,
 )
+# Inside a sentence: "generated from these representations" needs the sentence that named them.
+_BACK_REFERENCE = re.compile(r"\b(these|those|the aforementioned|the above)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
 MAX_ABSTRACT = 5_000
 _STOP = {"a", "an", "the", "of", "for", "and", "with", "in", "on", "to", "via", "by", "from", "is", "are", "we"}
@@ -134,7 +140,12 @@ def shorten(text: str, max_chars: int) -> str:
 
 def stand_alone(sentence: str) -> str:
     """The sentence without a leading connective or purpose clause, capitalised again."""
-    stripped = _LEAD_CLAUSE.sub("", sentence, count=1)
+    stripped = sentence
+    for _ in range(3):  # "Thus, taking inspiration from X, we ...": one clause after another
+        shorter = _LEAD_CLAUSE.sub("", stripped, count=1)
+        if shorter == stripped:
+            break
+        stripped = shorter
     return stripped[:1].upper() + stripped[1:] if stripped != sentence else sentence
 
 
@@ -145,10 +156,10 @@ def _score(sentence: str, position: int, title_words: set[str], name: str) -> fl
     score = 3.0 * contribution + 2.0 * bool(name and name in sentence)
     score += 1.0 * bool(_FINDING.search(sentence)) + 1.0 * min(len(_RESULT.findall(sentence)), 2)
     score += 1.0 * bool(_NUMBER.search(sentence)) + 0.5 * math.sqrt(len(words & title_words))
-    # An opening sentence is mostly background, unless it states the contribution ("This paper introduces X").
-    score -= 3.0 * bool(_BACKGROUND.search(sentence)) + 1.0 * (position == 0 and not contribution)
-    # (unless the sentence is about this paper: "Unlike prior work, SimVLM ...", "we ...")
+    # An opening sentence is mostly background, unless it is about this paper ("This paper introduces X", "we").
     own = bool(_FIRST_PERSON.search(sentence) or (name and name in sentence))
+    score -= 3.0 * bool(_BACKGROUND.search(sentence)) + (2.0 * (not own) if position == 0 and not contribution else 0)
+    # What other methods cannot do, unless the sentence is about this paper ("Unlike prior work, SimVLM ...").
     score -= 3.0 * bool(_LIMITATION.search(sentence) and not own)
     return score - 2.0 * (len(sentence) < 40)
 
@@ -175,7 +186,8 @@ def extractive(title: str, abstract: str, max_chars: int) -> str:
     # An opener must not point back at a sentence the reader has not seen.
     openers = [i for i in sorted(text, key=lambda i: -scores[i]) if not _POINTER.match(text[i])]
     fitting = [i for i in openers if len(text[i]) <= max_chars]
-    if not fitting:
+    # Only background fits while the contribution is longer than the limit: the contribution, cut, says more.
+    if not fitting or (openers and scores[fitting[0]] <= 0 and scores[openers[0]] >= 3):
         best = openers[0] if openers else max(text, key=lambda i: scores[i])
         return safe_line(shorten(text[best], max_chars))  # one sentence longer than the limit: cut it
     first = fitting[0]
@@ -184,7 +196,7 @@ def extractive(title: str, abstract: str, max_chars: int) -> str:
         if i == first or len(text[first]) + 1 + len(text[i]) > max_chars:
             continue
         # A second sentence may point back only at the first, right before it.
-        if _POINTER.match(text[i]) and i != first + 1:
+        if (_POINTER.match(text[i]) or _BACK_REFERENCE.search(text[i])) and i != first + 1:
             continue
         if i < first and _POINTER.match(text[first]):
             continue
