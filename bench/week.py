@@ -79,7 +79,7 @@ def main() -> None:
 
     print(f"papers in week:      {args.n}")
     print(f"digest items:        {items}")
-    print(f"arXiv requests:      {requests // args.runs} a run")
+    print(f"arXiv requests:      {requests // (args.runs + args.instructions)} a run")
     spread = f" (median of {args.runs}; fastest {min(cpus):.2f} s)" if args.runs > 1 else ""
     print(f"CPU (user+sys):      {statistics.median(cpus):.2f} s{spread}")
     print(f"wall:                {statistics.median(walls):.2f} s (includes {args.delay:g} s between requests)")

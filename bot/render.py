@@ -6,14 +6,15 @@ import json
 import re
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Config
 from bot.digest import Digest, DigestItem
 from bot.paper import clean_text
 from bot.resources import resource_path
+
+if TYPE_CHECKING:
+    import jinja2
 
 FORMATS = ("text", "markdown", "json")
 _MD_SPECIAL = re.compile(r"[\\`*_\[\]<>|~]|^[#+\-]", re.MULTILINE)
@@ -41,6 +42,8 @@ def markdown_escape(text: str) -> str:
 @cache
 def environment(autoescape: bool = False) -> jinja2.Environment:
     """The Jinja2 environment over the shipped templates."""
+    import jinja2  # here, not at the top: `--format json` and the service's startup do without it
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(resource_path("templates")),
         autoescape=autoescape,
