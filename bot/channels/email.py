@@ -138,13 +138,14 @@ class EmailChannel(Channel):
         before the message was handed over. A connection lost or timed out while the message was being
         handed over may have delivered it: that is ambiguous, never resent in the same run."""
         msg = self.message(part.payload)
+        data = msg.as_bytes(policy=_WIRE)  # before the pending mark: a kill while encoding loses nothing
         for attempt in range(self.settings.max_retries + 1):
             try:
                 smtp = self._session()
                 self._envelope(smtp, part.payload["to"])
                 hooks.before_request()  # sender and recipient accepted: only the message itself is left to send
                 try:
-                    code, answer = smtp.data(msg.as_bytes(policy=_WIRE))
+                    code, answer = smtp.data(data)
                 except (smtplib.SMTPServerDisconnected, TimeoutError, ConnectionError) as error:
                     # (a refusal with a code, SMTPResponseException, is an answer: handled below)
                     self._drop()
