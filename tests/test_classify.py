@@ -64,6 +64,10 @@ CASES = [
      {E}),
     # low-rank adaptation spelled out is LoRA: it carries its own large-model context (title alone)
     ("Magnitude-Direction Decomposed Low-Rank Adaptation", "", {E}),
+    # distilling a named language model, its name hyphenated or not, is distillation into a smaller one (title alone)
+    ("Layer-wise Distillation of Sequence-to-Sequence Language Models", "", {E}),
+    ("Distilling Instruction-Following Language Models", "", {E}),
+    ("Knowledge Distillation for Graph Neural Networks", "", set()),
     # efficient training
     ("Efficient Training of Trillion-Parameter Language Models with Pipeline Parallelism",
      "We train on GPU clusters with tensor parallelism and pipeline parallelism at high throughput.",
