@@ -68,6 +68,9 @@ CASES = [
     ("Layer-wise Distillation of Sequence-to-Sequence Language Models", "", {E}),
     ("Distilling Instruction-Following Language Models", "", {E}),
     ("Knowledge Distillation for Graph Neural Networks", "", set()),
+    # an accuracy-efficiency trade-off of a large model is its cost; of a small CNN, another field (title alone)
+    ("Balancing the Quality-Efficiency Trade-off of Large Language Models", "", {E}),
+    ("Accuracy-Efficiency Trade-offs in CNN Pruning for Edge Devices", "", set()),
     # efficient training
     ("Efficient Training of Trillion-Parameter Language Models with Pipeline Parallelism",
      "We train on GPU clusters with tensor parallelism and pipeline parallelism at high throughput.",
