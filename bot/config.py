@@ -253,15 +253,6 @@ def _packaged_defaults() -> dict[str, Any]:
     return data
 
 
-@cache
-def _packaged_patterns() -> frozenset[str]:
-    """Every cue, negative cue, requirement and tag pattern the packaged config ships."""
-    data = _packaged_defaults()
-    topics = [p for topic in data["topics"].values() for kind in ("cues", "negative", "requires")
-              for p in topic.get(kind) or ()]  # fmt: skip
-    return frozenset(topics + [p for patterns in data["tags"].values() for p in patterns])
-
-
 SECRET_KEYS = ("token", "password", "api_key", "webhook_url")
 
 
@@ -321,12 +312,7 @@ def _semantic_problems(config: Config) -> list[str]:
             value = entry.timezone if bad_zone else entry.day_of_week
             problems.append(f"schedule.{name}.{field}: {value!r} is not a valid {field.replace('_', ' ')}"
                             + ("" if bad_zone else " (mon, tue, ..., sun, ranges like mon-fri, or *)"))  # fmt: skip
-    patterns = [(f"topics.{name}.{kind}", p) for name, topic in config.topics.items()
-                for kind in ("cues", "negative") for p in getattr(topic, kind)]  # fmt: skip
-    patterns += [(f"topics.{name}.requires.{i}", p)
-                 for name, topic in config.topics.items() for i, p in enumerate(topic.requires)]  # fmt: skip
-    patterns += [(f"tags.{tag}.{i}", p) for tag, ps in config.tags.items() for i, p in enumerate(ps)]
-    for key, pattern in patterns:
+    for key, pattern in _patterns(config.topics, config.tags):
         if pattern in _packaged_patterns():  # the test suite compiles these; a run need not do it again
             continue
         try:
@@ -334,6 +320,21 @@ def _semantic_problems(config: Config) -> list[str]:
         except re.error as error:
             problems.append(f"{key}: invalid regular expression {pattern!r}: {error}")
     return problems
+
+
+def _patterns(topics: dict[str, TopicConfig], tags: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """Every cue, negative cue, requirement and tag pattern, with the key that sets it."""
+    patterns = [(f"topics.{name}.{kind}", p) for name, topic in topics.items()
+                for kind in ("cues", "negative") for p in getattr(topic, kind)]  # fmt: skip
+    patterns += [(f"topics.{name}.requires.{i}", p)
+                 for name, topic in topics.items() for i, p in enumerate(topic.requires)]  # fmt: skip
+    return patterns + [(f"tags.{tag}.{i}", p) for tag, ps in tags.items() for i, p in enumerate(ps)]
+
+
+@cache
+def _packaged_patterns() -> frozenset[str]:
+    """The patterns the packaged config ships."""
+    return frozenset(pattern for _, pattern in _patterns(_default_topics(), _default_tags()))
 
 
 # Keys holding paths: relative ones in a file are relative to that file's folder.
