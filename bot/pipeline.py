@@ -66,7 +66,8 @@ def collect(
 def choose(config: Config, week: Week, papers: list[Paper], featured: set[str], notes: Notes) -> list[Paper]:
     """Classify and select, then apply the editor's drops, pins, added items and tags (pure)."""
     classifier = Classifier(config.topics, config.tags)
-    classified = [classifier.score(p) for p in papers if p.key not in notes.dropped]
+    dropped = notes.dropped
+    classified = [classifier.score(p) for p in papers if p.key not in dropped]
     selected = select_papers(config, ranked_topics(classified, week, featured, list(config.topics)))
     by_key = {p.key: p for p in classified}
     chosen = {p.key for p in selected}
@@ -95,7 +96,8 @@ def explain_ranking(config: Config, store: Store, week: Week, progress: Progress
     """Why each item of the week ranked where it did, per topic, with the first runners-up (reads only)."""
     notes = load_notes(config.digest.notes_dir, week)
     classifier = Classifier(config.topics, config.tags)
-    classified = [classifier.score(p) for p in collect(config, store, week, progress) if p.key not in notes.dropped]
+    dropped = notes.dropped
+    classified = [classifier.score(p) for p in collect(config, store, week, progress) if p.key not in dropped]
     ranked = ranked_topics(classified, week, featured_elsewhere(store, week), list(config.topics))
     chosen = {p.key for p in select_papers(config, ranked)}
     return explain(ranked, chosen, config.digest.per_topic)

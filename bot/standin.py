@@ -83,6 +83,7 @@ class ArxivStandIn:
     requests: list[dict[str, list[str]]] = field(default_factory=list)
     arrived: list[float] = field(default_factory=list)  # time.monotonic() of each request
     hang_seconds: float = 3.0
+    gzip: bool = False  # compress answers for clients that accept gzip, as a web server in front of the API may
     url: str = ""
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
@@ -102,6 +103,9 @@ class ArxivStandIn:
         page = [] if action == "empty" else pool[start : start + size]
         total = 0 if action == "empty" else len(pool)
         body = atom_page(page, total, start, params.get("search_query", [""])[0])
+        if self.gzip and "gzip" in handler.headers.get("Accept-Encoding", ""):
+            body = gzip.compress(body, compresslevel=1)
+            return _reply(handler, 200, body, "application/atom+xml; charset=utf-8", {"Content-Encoding": "gzip"})
         return _reply(handler, 200, body, "application/atom+xml; charset=utf-8")
 
 

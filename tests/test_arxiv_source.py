@@ -1,11 +1,15 @@
+import ssl
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import trustme
 
 from bot.config import ArxivConfig
 from bot.errors import ArxivOutageError, UnreachableError
 from bot.paper import arxiv_key
 from bot.sources.arxiv import fetch_ids, fetch_week, parse_page, probe, week_query
+from bot.standin import running
 from bot.week import Week
 from tests.standins import ArxivStandIn, Entry, synthetic_week, week_monday
 
@@ -83,6 +87,28 @@ def test_an_unresolvable_host_fails_at_once_with_the_cause() -> None:
     # .invalid never resolves (RFC 2606); with retries a failure would wait 60 s before the next try
     with pytest.raises(UnreachableError, match=r"cannot resolve export\.nothing\.invalid — is the network up\?"):
         fetch_week(WEEK, config("https://export.nothing.invalid/api/query", retries=3, backoff_seconds=60))
+
+
+def test_a_certificate_the_client_does_not_trust_fails_at_once_naming_tls() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context := ssl.create_default_context(ssl.Purpose.CLIENT_AUTH))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    with running(server) as url, pytest.raises(UnreachableError, match=r"TLS with 127\.0\.0\.1 failed"):
+        fetch_week(WEEK, config(url.replace("http:", "https:") + "/api/query", retries=3, backoff_seconds=60))
+
+
+def test_answers_come_gzipped_when_the_server_compresses(arxiv_api: ArxivStandIn) -> None:
+    arxiv_api.entries, arxiv_api.gzip = synthetic_week(5, week_monday("2023-W18")), True
+    assert len(fetch_week(WEEK, config(arxiv_api.url))) == 5
+
+
+def test_the_proxy_environment_is_used(arxiv_api: ArxivStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The stand-in plays the proxy: it is asked for a host that does not resolve, and answers for it.
+    arxiv_api.entries = synthetic_week(5, week_monday("2023-W18"))
+    monkeypatch.setenv("http_proxy", arxiv_api.url.removesuffix("/api/query"))
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert len(fetch_week(WEEK, config("http://export.nothing.invalid/api/query"))) == 5
 
 
 @pytest.mark.parametrize("status", [400, 404, 403])

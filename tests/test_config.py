@@ -1,8 +1,9 @@
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.config import Config, load_config, parse_config
+from bot.config import Config, ScheduleConfig, load_config, parse_config
 from bot.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,6 +110,13 @@ def test_what_would_crash_later_fails_at_load(text: str, problem: str) -> None:
     with pytest.raises(ConfigError) as error:
         parse_config(text, "c.yaml")
     assert [p for p in error.value.problems if p.startswith(problem)]
+
+
+def test_the_default_schedule_builds() -> None:
+    # Loading a config builds only schedules the user changed (APScheduler is slow to import); these are checked here.
+    schedule, monday = ScheduleConfig(), datetime(2023, 5, 15, tzinfo=UTC)
+    assert schedule.publish.trigger().get_next_fire_time(None, monday) == datetime(2023, 5, 16, 3, tzinfo=UTC)
+    assert schedule.collect.trigger().get_next_fire_time(None, monday) == datetime(2023, 5, 15, 6, tzinfo=UTC)
 
 
 def test_a_secret_from_the_environment_never_shows_in_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
