@@ -4,10 +4,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import trustme
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.config import ArxivConfig
 from bot.errors import ArxivOutageError, UnreachableError
-from bot.paper import arxiv_key
+from bot.paper import arxiv_key, clean_text
 from bot.sources.arxiv import fetch_ids, fetch_week, parse_page, probe, week_query
 from bot.standin import running
 from bot.week import Week
@@ -140,6 +142,20 @@ def test_429_and_5xx_are_retried(arxiv_api: ArxivStandIn) -> None:
 )
 def test_paper_keys(text: str, key: str | None) -> None:
     assert arxiv_key(text) == key
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [("Diffusion\n  Models", "Diffusion Models"), ("  We propose X. ", "We propose X."), ("a\u00a0b\tc", "a b c"),
+     ("Plain title", "Plain title"), ("", "")],
+)  # fmt: skip
+def test_whitespace_runs_become_one_space(text: str, clean: str) -> None:
+    assert clean_text(text) == clean
+
+
+@given(st.text(alphabet=st.sampled_from(" \n\t\r\u00a0\u2028\u3000\x1c\x85ab.")))
+def test_clean_text_is_words_joined_by_one_space(text: str) -> None:
+    assert clean_text(text) == " ".join(text.split())
 
 
 def test_the_retry_budget_is_per_page(arxiv_api: ArxivStandIn) -> None:
