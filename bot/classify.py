@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from operator import itemgetter
 
-import ahocorasick
+import ahocorasick_rs
 
 from bot.config import TopicConfig
 from bot.paper import Paper
@@ -295,9 +295,10 @@ class _Text:
 class _Literals:
     """The pre-check: which branches of which cues a text can match, from the literals their matches need.
 
-    An Aho-Corasick automaton over every required literal finds them all in one pass (testing each of ~400
+    An Aho-Corasick automaton over every required literal finds them all in one pass (testing each of ~600
     with `in` cost about 6x more); a branch is a candidate when its key requirement's literal is among them
-    and so is one literal of each of its other requirements.
+    and so is one literal of each of its other requirements. The automaton is ahocorasick-rs's DFA over UTF-8
+    bytes: on a week's abstracts it runs in half the instructions of pyahocorasick's (0.42 G against 0.84 G).
     """
 
     def __init__(self, cues: Iterable[Cue]) -> None:
@@ -318,16 +319,15 @@ class _Literals:
                 others = tuple(frozenset(numbers[lit] for lit in r) for r in checked if r != branch.key)
                 for literal in branch.key:
                     self.keyed[numbers[literal]].append((cue, branch, others))
-        self.automaton = ahocorasick.Automaton()
-        for literal, number in numbers.items():
-            self.automaton.add_word(literal, number)
-        self.automaton.make_automaton()
+        # numbers[literal] is the literal's index in the automaton's patterns (dicts keep insertion order).
+        self.automaton = ahocorasick_rs.BytesAhoCorasick(
+            [literal.encode() for literal in numbers], implementation=ahocorasick_rs.Implementation.DFA
+        )
 
     def found(self, text: str) -> dict[Cue, list[Branch]]:
         """Per cue, its branches whose every requirement has a literal in the text: only those can match it."""
-        if not self.keyed:  # an automaton without words cannot be searched
-            return {}
-        seen = set(map(itemgetter(1), self.automaton.iter(text)))  # no Python loop over every occurrence
+        # every occurrence, overlapping ones too: a literal inside a longer one counts ("lms" in "llms")
+        seen = set(map(itemgetter(0), self.automaton.find_matches_as_indexes(text.encode(), overlapping=True)))
         found: dict[Cue, list[Branch]] = {}
         for number in seen:
             for cue, branch, others in self.keyed[number]:
