@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -127,8 +128,8 @@ def reply_json(handler: BaseHTTPRequestHandler, status: int, data: Any, headers:
 
 
 @contextmanager
-def serve(handle: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
-    """Run a handler on a loopback port for the duration; yields the base URL."""
+def serve(handle: Callable[[BaseHTTPRequestHandler], None], tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Run a handler on a loopback port for the duration (over TLS with a server context); yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as the real services: a client reuses its connection
@@ -143,18 +144,20 @@ def serve(handle: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    with running(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+    with running(ThreadingHTTPServer(("127.0.0.1", 0), Handler), tls) as url:
         yield url
 
 
 @contextmanager
-def running(server: ThreadingHTTPServer) -> Iterator[str]:
-    """Serve in a background thread for the duration; yields the base URL."""
+def running(server: ThreadingHTTPServer, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Serve in a background thread for the duration (over TLS with a server context); yields the base URL."""
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

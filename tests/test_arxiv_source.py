@@ -1,6 +1,7 @@
 import ssl
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import trustme
@@ -11,7 +12,7 @@ from bot.config import ArxivConfig
 from bot.errors import ArxivOutageError, UnreachableError
 from bot.paper import arxiv_key, clean_text
 from bot.sources.arxiv import fetch_ids, fetch_week, parse_page, probe, week_query
-from bot.standin import running
+from bot.standin import serve
 from bot.week import Week
 from tests.standins import ArxivStandIn, Entry, synthetic_week, week_monday
 
@@ -91,12 +92,36 @@ def test_an_unresolvable_host_fails_at_once_with_the_cause() -> None:
         fetch_week(WEEK, config("https://export.nothing.invalid/api/query", retries=3, backoff_seconds=60))
 
 
-def test_a_certificate_the_client_does_not_trust_fails_at_once_naming_tls() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    trustme.CA().issue_cert("127.0.0.1").configure_cert(context := ssl.create_default_context(ssl.Purpose.CLIENT_AUTH))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    with running(server) as url, pytest.raises(UnreachableError, match=r"TLS with 127\.0\.0\.1 failed"):
-        fetch_week(WEEK, config(url.replace("http:", "https:") + "/api/query", retries=3, backoff_seconds=60))
+@pytest.fixture
+def tls_arxiv_api(arxiv_api: ArxivStandIn) -> Iterator[tuple[ArxivStandIn, trustme.CA]]:
+    """The arXiv stand-in over TLS, with a certificate from a CA of its own; `.url` is https."""
+    ca, context = trustme.CA(), ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    arxiv_api.entries = synthetic_week(5, week_monday("2023-W18"))
+    with serve(arxiv_api.handle, tls=context) as base:
+        arxiv_api.url = base + "/api/query"
+        yield arxiv_api, ca
+
+
+def test_a_certificate_the_client_does_not_trust_fails_at_once_naming_tls(
+    tls_arxiv_api: tuple[ArxivStandIn, trustme.CA],
+) -> None:
+    arxiv_api, _ = tls_arxiv_api
+    with pytest.raises(UnreachableError, match=r"TLS with 127\.0\.0\.1 failed"):
+        fetch_week(WEEK, config(arxiv_api.url, retries=3, backoff_seconds=60))
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_a_ca_bundle_from_the_environment_is_trusted(
+    tls_arxiv_api: tuple[ArxivStandIn, trustme.CA], variable: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As requests did: a company proxy's CA is named in the environment, not in the bot's config.
+    arxiv_api, ca = tls_arxiv_api
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv(variable, str(tmp_path / "ca.pem"))
+    assert len(fetch_week(WEEK, config(arxiv_api.url))) == 5
 
 
 def test_answers_come_gzipped_when_the_server_compresses(arxiv_api: ArxivStandIn) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import logging
+import os
 import socket
 import ssl
 import time
@@ -147,13 +148,9 @@ class _Client:
 
     def __init__(self, config: ArxivConfig) -> None:
         self.config = config
-        # The proxy variables (HTTPS_PROXY, NO_PROXY) apply, as with any urllib opener; TLS trusts certifi's
-        # bundle, as `requests` did, so a system without CA certificates still reaches arxiv.org.
-        handlers: list[urllib.request.BaseHandler] = []
+        handlers: list[urllib.request.BaseHandler] = []  # the proxy variables (HTTPS_PROXY, NO_PROXY) apply
         if urlsplit(config.api_url).scheme == "https":
-            import certifi
-
-            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=certifi.where())))
+            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=_ca_bundle())))
         self.opener = urllib.request.build_opener(*handlers)
         self.last_request = -float("inf")
 
@@ -177,6 +174,17 @@ class _Client:
     def close(self) -> None:
         """Close the opener's handlers (no connection outlives a request)."""
         self.opener.close()
+
+
+def _ca_bundle() -> str:
+    """The CA certificates to trust, as `requests` chose them: a bundle the environment names, else certifi's
+    (so a system without CA certificates still reaches arxiv.org, and a company proxy's CA can be added)."""
+    for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        if path := os.environ.get(variable):
+            return path
+    import certifi  # only for https: the loopback stand-ins speak http
+
+    return str(certifi.where())
 
 
 def permanent_cause(error: BaseException, url: str) -> str | None:
