@@ -28,6 +28,9 @@ CASES = [
     ("Blockwise Ring Attention for Million-Token Contexts",
      "Self-attention has quadratic memory cost. We propose ring attention that scales linearly across devices.",
      {E}),
+    # (titles alone) attention "with linear complexity" is efficient attention; a graph model's is not
+    ("Causal Attention in Log-Linear Time", "", {E}),
+    ("Graph Attention with Linear Complexity for Molecular Property Prediction", "", set()),
     # memory-efficient kernels (FlashAttention-style) carry their own large-model context
     ("IO-Aware Memory-Efficient Exact Attention", "", {E}),
     ("KV-Cache Eviction for Long-Context LLM Inference",
@@ -173,6 +176,7 @@ CASES = [
     ("Flow Matching for Protein Backbone Generation",
      "We train a flow matching model that generates protein structures.",
      {D}),
+    ("Unpaired Image Restoration with Schrödinger Bridges", "", {D}),  # a close relative, by title alone
     ("Consistency Models for One-Step Audio Synthesis",
      "We distill a score-based model of speech into a consistency model that samples in one step.",
      {D}),
