@@ -28,6 +28,10 @@ _LINK_CLAUSES = [
     re.compile(rf"[,;]?\s*\(?{_LINK_CLAUSE}", re.IGNORECASE),  # at the end of a sentence, or a sentence alone
     re.compile(rf"\s*\b(?:at|from|via|see|on)?\s*:?\s*\(?{_URL}\)?", re.IGNORECASE),  # any other link, and its "at"
 ]
+_HAS_URL = re.compile(r"https?://|www\.", re.IGNORECASE)
+# No link clause holds a full stop followed by a space, so each stretch between two can be cleaned alone, and
+# only those with a link need to be: the clauses above try every position (1.3 ms on a whole abstract).
+_FULL_STOP_GAP = re.compile(r"(?<=\.)(?=\s)")
 _LATEX_REFERENCE = re.compile(r"\\(?:cite[pt]?|ref|eqref|label|url|footnote)\{[^{}]*\}")
 _LATEX_WRAPPED = re.compile(r"\\(?:textbf|textit|emph|text|mathrm|mathbf|texttt|underline)\{([^{}]*)\}")
 _LATEX_SYMBOLS = {r"\sim": "~", r"\times": "×", r"\approx": "≈", r"\%": "%", r"\leq": "≤", r"\geq": "≥",
@@ -100,8 +104,7 @@ _STOP = {"a", "an", "the", "of", "for", "and", "with", "in", "on", "to", "via", 
 
 def clean_latex(text: str) -> str:
     """Plain text from abstract LaTeX and links: `$...$`, `\\textbf{}`, `\\%`; a link goes with its clause."""
-    for clause in _LINK_CLAUSES:
-        text = clause.sub(lambda m: " " if m.group(0).endswith(",") else "", text)
+    text = "".join(map(_without_links, _FULL_STOP_GAP.split(text)))
     text = _LATEX_REFERENCE.sub("", text)
     for _ in range(3):  # nested \textbf{\emph{...}}
         text = _LATEX_WRAPPED.sub(r"\1", text)
@@ -112,6 +115,14 @@ def clean_latex(text: str) -> str:
     text = re.sub(r"\s+([.,;:!?)\]])|([(\[])\s+", r"\1\2", " ".join(text.split()))
     text = re.sub(r"[,;:]+(?=[.!?])|(?<=[.!?])[,;:]+", "", text)
     return re.sub(r"(?<=[^.][.!?]) ?\.(?!\.)", "", text)  # a sentence removed whole leaves its full stop
+
+
+def _without_links(text: str) -> str:
+    """Text without its links and the clauses that announce them."""
+    if _HAS_URL.search(text):
+        for clause in _LINK_CLAUSES:
+            text = clause.sub(lambda m: " " if m.group(0).endswith(",") else "", text)
+    return text
 
 
 def safe_line(text: str) -> str:
