@@ -42,8 +42,16 @@ _LARGE_MODEL = re.compile(
     r"\b(llama[\w-]*|gpt-?[34][\w-]*|chatgpt|vicuna|palm[\w-]*|opt-\d+b|bloom|falcon|mistral|llava|"
     r"large language models?|llms?|foundation models?|\d+(\.\d+)?b parameters|\d+(\.\d+)?[- ]?billion)\b",
 )
-# A named method or system ("SpecInfer: ..."): something readers can refer to and build on.
+# A named method or system ("SpecInfer: ...", "we present Diff-Pruning", "our model, Preserve Your Own
+# Correlation (PYoCo)"): something readers can refer to and build on. A name has two capitals or digits, or is
+# capitalised words before their acronym. On W20, papers naming one only in the abstract later drew 18 citing
+# files (median, 11 papers), those naming none 7 (40 papers).
+_NAME = r"(?:[\w-]*[A-Z][\w-]*[A-Z0-9][\w-]*|(?:[A-Z][\w-]+ ){1,5}\([A-Z][\w-]*[A-Z][\w-]*\))"
 _NAMED = re.compile(r"^[\w-]*[A-Z][\w-]*[A-Z0-9][\w-]*:\s")
+_NAMED_IN_ABSTRACT = re.compile(
+    r"\b(?:[Ww]e (?:propose|present|introduce|develop|build|release)|called|dubbed|named|termed"
+    rf"|[Oo]ur (?:model|method|approach|framework|system|algorithm|benchmark|dataset)),?\s+(?:a |an |the )?{_NAME}"
+)
 # Points per visible signal; see the module docstring.
 SIGNALS = {"hf_daily": 1.5, "curated": 1.0, "venue": 1.5, "code": 1.5, "release": 1.0, "large_model": 1.0,
            "named": 0.5}  # fmt: skip
@@ -77,7 +85,7 @@ def rank(paper: Paper, topic: str) -> Rank:
         "code": SIGNALS["code"] * bool(_CODE.search(paper.comment.lower()) or _CODE.search(text)),
         "release": SIGNALS["release"] * bool(_RELEASE.search(text)),
         "large_model": SIGNALS["large_model"] * bool(_LARGE_MODEL.search(text)),
-        "named": SIGNALS["named"] * bool(_NAMED.match(paper.title)),
+        "named": SIGNALS["named"] * bool(_NAMED.match(paper.title) or _NAMED_IN_ABSTRACT.search(paper.abstract)),
     }
     return Rank({name: round(value, 3) for name, value in components.items()})
 

@@ -72,6 +72,8 @@ def test_each_visible_signal_lifts_a_paper(classifier: Classifier, signal: str, 
         ("code", "We propose a guided diffusion model for editing. Code is publicly available."),
         ("release", "We introduce a new benchmark for diffusion editing and release our models."),
         ("large_model", "We guide Stable Diffusion with large language models to edit images."),
+        ("named", "We present EditFlow-2, a guided diffusion model for editing."),
+        ("named", "Our method, Guided Latent Editing (GLE), is a guided diffusion model for editing."),
     ],
 )
 def test_signals_in_the_abstract(classifier: Classifier, signal: str, abstract: str) -> None:
@@ -80,6 +82,11 @@ def test_signals_in_the_abstract(classifier: Classifier, signal: str, abstract: 
     lifted = replace(base, key="2305.00006", abstract=abstract)
     assert rank(lifted, "diffusion").components[signal] > 0 == rank(base, "diffusion").components[signal]
     assert ranked(classifier, base, lifted)[0] == "2305.00006"
+
+
+def test_a_common_term_and_its_acronym_are_not_a_name() -> None:
+    text = "Large Language Models (LLMs) and Denoising Diffusion Models (DDMs) are costly; we propose a sampler."
+    assert rank(paper("k", "Faster Diffusion Sampling", text), "diffusion").components["named"] == 0
 
 
 def test_venue_words_alone_are_not_a_venue() -> None:
