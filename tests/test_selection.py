@@ -4,11 +4,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.classify import Classifier
 from bot.config import Config
 from bot.paper import Paper
-from bot.selection import rank, ranked_topics, select
+from bot.selection import _CODE, _LARGE_MODEL, _RELEASE, rank, ranked_topics, select
 from bot.week import Week
 
 WEEK = Week.parse("2023-W20")
@@ -87,6 +89,37 @@ def test_signals_in_the_abstract(classifier: Classifier, signal: str, abstract: 
 def test_a_common_term_and_its_acronym_are_not_a_name() -> None:
     text = "Large Language Models (LLMs) and Denoising Diffusion Models (DDMs) are costly; we propose a sampler."
     assert rank(paper("k", "Faster Diffusion Sampling", text), "diffusion").components["named"] == 0
+
+
+_FRAGMENTS = [
+    "we ",
+    "release",
+    "open-source ",
+    "a new ",
+    "dataset",
+    "code ",
+    "is ",
+    "publicly ",
+    "available",
+    "https://",
+    "github.com/x",
+    ". ",
+    "llm",
+    "s ",
+    "7",
+    "b parameters",
+    " billion",
+    "gpt-4",
+    "x",
+    " ",
+]
+
+
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=20).map("".join))
+def test_a_signal_skipped_by_its_literals_would_not_have_matched(text: str) -> None:
+    # The literal check only spares scans: it never changes whether a signal is found.
+    for signal in (_CODE, _RELEASE, _LARGE_MODEL):
+        assert signal.found(text) == (signal.regex.search(text) is not None)
 
 
 def test_venue_words_alone_are_not_a_venue() -> None:
