@@ -75,7 +75,8 @@ class ArxivStandIn:
     """An arXiv API at http://127.0.0.1:PORT/api/query: paging by start/max_results, scripted failures.
 
     `script` is consumed one item per request before normal service: an int is an HTTP status to answer
-    with, "empty" an empty page (0 results), "hang" a response delayed past any client timeout.
+    with, "empty" an empty page (0 results), "hang" a response delayed past any client timeout, "garbled" a
+    body that claims to be gzip and is not.
     """
 
     entries: list[Entry] = field(default_factory=list)
@@ -94,6 +95,9 @@ class ArxivStandIn:
         action = self.script.pop(0) if self.script else None
         if action == "hang":
             time.sleep(self.hang_seconds)
+        if action == "garbled":
+            body = gzip.compress(b"")[:10] + b"\xff" * 20  # a gzip header, then no valid deflate block
+            return _reply(handler, 200, body, "application/atom+xml", {"Content-Encoding": "gzip"})
         if isinstance(action, int):
             body = b"Rate exceeded." if action == 429 else b"Service Unavailable"
             return _reply(handler, action, body, "text/plain", {"Retry-After": "1"})

@@ -53,7 +53,7 @@ def test_paper_fields_from_the_atom_entry(arxiv_api: ArxivStandIn) -> None:
     assert paper.published == week_monday("2023-W18") + timedelta(hours=5)
 
 
-@pytest.mark.parametrize("failure", [503, 429, "hang"])
+@pytest.mark.parametrize("failure", [503, 429, "hang", "garbled"])
 def test_transient_failures_are_retried(arxiv_api: ArxivStandIn, failure: object) -> None:
     arxiv_api.entries = synthetic_week(5, week_monday("2023-W18"))
     arxiv_api.script = [failure]

@@ -24,6 +24,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -169,11 +170,19 @@ class _Client:
             raise HTTPStatusError(error.code) from None
         finally:
             self.last_request = time.monotonic()
-        return parse_page(gzip.decompress(content) if encoding == "gzip" else content)
+        return parse_page(_gunzip(content) if encoding == "gzip" else content)
 
     def close(self) -> None:
         """Close the opener's handlers (no connection outlives a request)."""
         self.opener.close()
+
+
+def _gunzip(content: bytes) -> bytes:
+    """A gzip answer unpacked; a broken one is empty, so its page is retried like any empty page."""
+    try:
+        return gzip.decompress(content)
+    except (OSError, EOFError, zlib.error):
+        return b""
 
 
 def _ca_bundle() -> str:
