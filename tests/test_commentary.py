@@ -1,8 +1,8 @@
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from bot.commentary import _FULL_STOP_GAP, _LINK_CLAUSES, _without_links, clean_latex, extractive, shorten
+from tests.texts import texts_from
 
 ABSTRACT = (
     "Large language models have shown remarkable abilities across many tasks. However, their inference cost "
@@ -232,30 +232,12 @@ def test_the_commentary_is_about_this_paper(title: str, abstract: str, max_chars
 
 
 _FRAGMENTS = [
-    "We propose X",
-    ".",
-    ". ",
-    ",",
-    ", ",
-    ";",
-    " ",
-    "\n",
-    "(",
-    ")",
-    "code",
-    "and our models",
-    "is available",
-    "are released",
-    " at ",
-    "at: ",
-    "https://github.com/a/b",
-    "www.example.org/x.y",
-    "http://x.io.",
-    "see",
-]
+    "We propose X", ".", ". ", ",", ", ", ";", " ", "\n", "(", ")", "code", "and our models", "is available",
+    "are released", " at ", "at: ", "https://github.com/a/b", "www.example.org/x.y", "http://x.io.", "see",
+]  # fmt: skip
 
 
-@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=25).map("".join))
+@given(texts_from(_FRAGMENTS))
 def test_links_are_dropped_stretch_by_stretch_as_from_the_whole_text(text: str) -> None:
     # Links are looked for only between full stops followed by a space (1.3 ms less an abstract); the result
     # must be what the clauses make of the whole text.
