@@ -124,6 +124,12 @@ def test_a_ca_bundle_from_the_environment_is_trusted(
     assert len(fetch_week(WEEK, config(arxiv_api.url))) == 5
 
 
+def test_a_ca_bundle_that_cannot_be_read_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    with pytest.raises(UnreachableError, match=r"cannot read the CA bundle .*missing\.pem \(named by REQUESTS_CA_B"):
+        fetch_week(WEEK, config("https://export.arxiv.org/api/query"))
+
+
 def test_answers_come_gzipped_when_the_server_compresses(arxiv_api: ArxivStandIn) -> None:
     arxiv_api.entries, arxiv_api.gzip = synthetic_week(5, week_monday("2023-W18")), True
     assert len(fetch_week(WEEK, config(arxiv_api.url))) == 5

@@ -151,7 +151,12 @@ class _Client:
         self.config = config
         handlers: list[urllib.request.BaseHandler] = []  # the proxy variables (HTTPS_PROXY, NO_PROXY) apply
         if urlsplit(config.api_url).scheme == "https":
-            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=_ca_bundle())))
+            cafile, origin = _ca_bundle()
+            try:
+                context = ssl.create_default_context(cafile=cafile)
+            except (OSError, ssl.SSLError) as error:
+                raise UnreachableError(f"arXiv: cannot read the CA bundle {cafile} ({origin}): {error}") from None
+            handlers.append(urllib.request.HTTPSHandler(context=context))
         self.opener = urllib.request.build_opener(*handlers)
         self.last_request = -float("inf")
 
@@ -185,15 +190,16 @@ def _gunzip(content: bytes) -> bytes:
         return b""
 
 
-def _ca_bundle() -> str:
-    """The CA certificates to trust, as `requests` chose them: a bundle the environment names, else certifi's
-    (so a system without CA certificates still reaches arxiv.org, and a company proxy's CA can be added)."""
+def _ca_bundle() -> tuple[str, str]:
+    """The CA certificates to trust and where that choice came from, as `requests` chose them: a bundle the
+    environment names, else certifi's (so a system without CA certificates still reaches arxiv.org, and a
+    company proxy's CA can be added)."""
     for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         if path := os.environ.get(variable):
-            return path
+            return path, f"named by {variable}"
     import certifi  # only for https: the loopback stand-ins speak http
 
-    return str(certifi.where())
+    return str(certifi.where()), "certifi's bundle"
 
 
 def permanent_cause(error: BaseException, url: str) -> str | None:
