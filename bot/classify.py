@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from operator import itemgetter
 
@@ -250,6 +250,8 @@ class _Text:
     abstract: str
     title_found: dict[Cue, list[Branch]]
     abstract_found: dict[Cue, list[Branch]]
+    # (cue, where) → spans: a topic's score, its gate and its centrality look at the same cues
+    found_spans: dict[tuple[Cue, str], list[tuple[int, int]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, paper: Paper, literals: _Literals) -> _Text:
@@ -257,11 +259,14 @@ class _Text:
         return cls(title, abstract, literals.found(title), literals.found(abstract))
 
     def spans(self, cue: Cue, where: str) -> list[tuple[int, int]]:
+        if (cached := self.found_spans.get((cue, where))) is not None:
+            return cached
         text, found = (self.title, self.title_found) if where == "title" else (self.abstract, self.abstract_found)
         branches = found.get(cue, [])
         if cue.unfiltered:
             branches = [*branches, *cue.unfiltered]
-        return cue.spans(text, branches) if branches else []
+        spans = self.found_spans[cue, where] = cue.spans(text, branches) if branches else []
+        return spans
 
     def mentions(self, cue: Cue) -> bool:
         """Whether the cue occurs in the title or the abstract."""
@@ -366,20 +371,35 @@ class _Topic:
         """Whether the paper has the context the topic `requires` (always, when it requires nothing)."""
         return not self.requires or (text.may_match(self.group) and any(text.mentions(c) for c in self.requires))
 
-    def may_reach(self, text: _Text, bound: float) -> bool:
-        """Whether the topic may still reach its threshold, given a first bound (see `reach`): no regex run.
+    def may_reach(self, text: _Text, categories: tuple[str, ...]) -> bool:
+        """Whether the topic may still reach its threshold, by bounds that tighten as they cost more.
 
-        The `requires` context must be possible, and a cue found in the abstract has no more mentions than the
-        literals of its found branches' keys have occurrences (its matches do not overlap and each holds one):
-        a passing "model" or "bit" does not count three times.
+        1. The `requires` context must be possible (its literals occur), and then present (its regexes match).
+        2. A positive cue found counts once in the title and, in the abstract, no more often than the literals
+           of its found branches' keys occur (its matches do not overlap and each holds one): a passing "model"
+           or "bit" does not count three times.
+        3. The cues' regexes run, heaviest first, each replacing its bound by what it scores alone (overlaps
+           and negative cues only lower a score), until the topic is out of reach. Their spans are kept, so a
+           topic still in reach is scored without running them again.
         """
-        if self.requires and not text.may_match(self.requires_group):
+        if self.requires and not (text.may_match(self.requires_group) and self.gate(text)):
             return False
-        factor, cap = self.factors["abstract"]
-        for cue, branches in text.abstract_found.items():
-            weight = self.cues.get(cue, 0.0)
-            if weight > 0 and (mentions := sum(text.abstract.count(lit) for b in branches for lit in b.key)) < cap:
-                bound -= weight * factor * (cap - mentions)
+        (title_factor, _), (abstract_factor, cap) = self.factors["title"], self.factors["abstract"]
+        parts: list[tuple[float, Cue, str, float, int]] = []  # bound, cue, where, points a mention, mentions
+        for cue, weight in self.cues.items():
+            if weight <= 0:
+                continue
+            if cue.unfiltered or cue in text.title_found:
+                parts.append((weight * title_factor, cue, "title", weight * title_factor, 1))
+            branches = text.abstract_found.get(cue, [])
+            if cue.unfiltered or branches:
+                most = cap if cue.unfiltered else min(cap, sum(text.abstract.count(k) for b in branches for k in b.key))
+                parts.append((weight * abstract_factor * most, cue, "abstract", weight * abstract_factor, cap))
+        bound = sum(part[0] for part in parts) + sum(w for c, w in self.config.categories.items() if c in categories)
+        for upper, cue, where, points, limit in sorted(parts, key=lambda part: -part[0]):
+            if bound < self.config.threshold:
+                return False
+            bound -= upper - points * min(len(text.spans(cue, where)), limit)
         return bound >= self.config.threshold
 
     def reach(self) -> tuple[float, dict[Cue, float], dict[Cue, float]]:
@@ -488,13 +508,16 @@ class Classifier:
         if not scored and not (paper.topics or paper.scores or paper.score or paper.centrality):
             return paper  # off every topic, as it came: most of a week's papers
         hits = [hit for topic in scored for hit in topic.hits(text, paper.categories)]
-        scores = {t.name: round(float(sum(h.points for h in hits if h.topic == t.name)), 3) for t in scored}
-        passed = [t for t in scored if scores[t.name] >= t.config.threshold]
+        passed = [t for t in scored if _total(hits, t.name) >= t.config.threshold]
         # An implied topic still needs its own context: a quantized CNN is not LLM efficiency.
         gated = {h.topic for h in hits if h.kind == "requires"}
         names = {t.name for t in passed}
         implied = [t for t in self.topics if t not in passed and names & set(t.config.implied_by)]
-        passed += [t for t in implied if (t.name not in gated if t in scored else t.gate(text))]
+        implied = [t for t in implied if (t.name not in gated if t in scored else t.gate(text))]
+        # One the bounds left out is scored now: its score and centrality do not depend on the bounds.
+        hits += [hit for t in implied if t not in scored for hit in t.hits(text, paper.categories)]
+        passed += implied
+        scores = {t.name: _total(hits, t.name) for t in [*scored, *(t for t in implied if t not in scored)]}
         passed.sort(key=lambda t: -scores.get(t.name, 0.0))
         best = max((scores.get(t.name, 0.0) for t in passed), default=0.0)
         centrality = {t.name: t.centrality(text, hits) for t in passed}
@@ -513,7 +536,7 @@ class Classifier:
                     bound[entry[0]] += entry[1]
         for topic in self.topics:
             bound[topic] += sum(max(0.0, w) for c, w in topic.config.categories.items() if c in categories)
-        return [t for t in self.topics if bound[t] >= t.config.threshold and t.may_reach(text, bound[t])]
+        return [t for t in self.topics if bound[t] >= t.config.threshold and t.may_reach(text, categories)]
 
     def _tag(self, paper: Paper, text: _Text) -> Paper:
         by_name = {t.name: t.config.tag for t in self.topics}
@@ -526,6 +549,10 @@ class Classifier:
         if text.may_match(self.tag_group):
             found = [tag for tag, cues in self.tags if any(text.names(c) for c in cues)]
         return tuple(normalize_tags(found or fallback[:1]))[:MAX_TAGS]
+
+
+def _total(hits: list[Hit], topic: str) -> float:
+    return round(float(sum(h.points for h in hits if h.topic == topic)), 3)
 
 
 def normalize_tags(tags: list[str]) -> list[str]:

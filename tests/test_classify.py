@@ -270,6 +270,18 @@ def test_hand_labelled_examples(classifier: Classifier, title: str, abstract: st
     assert set(classifier.classify(paper(title, abstract)).topics) == topics
 
 
+@pytest.mark.parametrize(("title", "abstract", "topics"), CASES)
+def test_scoring_with_bounds_agrees_with_scoring_every_topic(
+    classifier: Classifier, title: str, abstract: str, topics: set[str]
+) -> None:
+    # `score` leaves out topics its bounds rule out; what it keeps must be what scoring every topic gives,
+    # an implied topic's score and centrality included (titles alone too: there the bounds cut deepest).
+    for text in (abstract, ""):
+        bounded, exact = classifier.score(paper(title, text)), classifier.classify(paper(title, text))
+        assert (bounded.topics, bounded.score, bounded.centrality) == (exact.topics, exact.score, exact.centrality)
+        assert {t: bounded.scores[t] for t in bounded.topics} == {t: exact.scores[t] for t in exact.topics}
+
+
 def test_efficient_in_the_abstract_alone_is_not_llm_efficiency(classifier: Classifier) -> None:
     result = classifier.classify(paper("A Study of Dialogue Language Models", "Our model is efficient and cheap."))
     assert "llm-efficiency" not in result.topics
