@@ -524,10 +524,11 @@ class Classifier:
         return replace(paper, topics=tuple(t.name for t in passed), scores=scores, score=best, centrality=centrality)
 
     def _reachable(self, text: _Text, categories: tuple[str, ...]) -> list[_Topic]:
-        """The topics whose found cues could reach the threshold: upper bounds, no regex run.
+        """The topics whose found cues could reach the threshold: upper bounds, the cheapest first.
 
-        Most papers of a week are off-topic; this spares them every regex of every topic. The first bound counts
-        every cue found in the abstract at its most mentions; a topic it lets through is bounded again.
+        Most papers of a week are off-topic; this spares them most regexes of every topic. The first bound
+        counts every cue found in the abstract at its most mentions, with no regex run; a topic it lets through
+        is bounded again, tighter and dearer (`_Topic.may_reach`).
         """
         bound = dict(self.reach_always)
         for found, reach in ((text.title_found, self.reach_title), (text.abstract_found, self.reach_abstract)):
