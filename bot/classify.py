@@ -369,12 +369,14 @@ class _Topic:
 
     def gate(self, text: _Text) -> bool:
         """Whether the paper has the context the topic `requires` (always, when it requires nothing)."""
-        return not self.requires or (text.may_match(self.group) and any(text.mentions(c) for c in self.requires))
+        return not self.requires or (
+            text.may_match(self.requires_group) and any(text.mentions(c) for c in self.requires)
+        )
 
     def may_reach(self, text: _Text, categories: tuple[str, ...]) -> bool:
         """Whether the topic may still reach its threshold, by bounds that tighten as they cost more.
 
-        1. The `requires` context must be possible (its literals occur), and then present (its regexes match).
+        1. The `requires` context must be present (`gate`).
         2. A positive cue found counts once in the title and, in the abstract, no more often than the literals
            of its found branches' keys occur (its matches do not overlap and each holds one): a passing "model"
            or "bit" does not count three times.
@@ -382,7 +384,7 @@ class _Topic:
            and negative cues only lower a score), until the topic is out of reach. Their spans are kept, so a
            topic still in reach is scored without running them again.
         """
-        if self.requires and not (text.may_match(self.requires_group) and self.gate(text)):
+        if not self.gate(text):
             return False
         (title_factor, _), (abstract_factor, cap) = self.factors["title"], self.factors["abstract"]
         parts: list[tuple[float, Cue, str, float, int]] = []  # bound, cue, where, points a mention, mentions
@@ -515,9 +517,10 @@ class Classifier:
         implied = [t for t in self.topics if t not in passed and names & set(t.config.implied_by)]
         implied = [t for t in implied if (t.name not in gated if t in scored else t.gate(text))]
         # One the bounds left out is scored now: its score and centrality do not depend on the bounds.
-        hits += [hit for t in implied if t not in scored for hit in t.hits(text, paper.categories)]
+        late = [t for t in implied if t not in scored]
+        hits += [hit for t in late for hit in t.hits(text, paper.categories)]
         passed += implied
-        scores = {t.name: _total(hits, t.name) for t in [*scored, *(t for t in implied if t not in scored)]}
+        scores = {t.name: _total(hits, t.name) for t in [*scored, *late]}
         passed.sort(key=lambda t: -scores.get(t.name, 0.0))
         best = max((scores.get(t.name, 0.0) for t in passed), default=0.0)
         centrality = {t.name: t.centrality(text, hits) for t in passed}
