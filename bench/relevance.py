@@ -20,7 +20,7 @@ from pathlib import Path
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TOPICS = ["llm-efficiency", "diffusion", "mllm", "quantization"]
-SETS = ["curated", "week-2023-W20"]
+SETS = ["curated", "week-2023-W20", "week-2026-W23"]
 
 
 def classify(rows: list[dict[str, object]], config: str) -> list[dict[str, object]]:

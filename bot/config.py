@@ -33,7 +33,8 @@ class _Strict(BaseModel):
 class DigestConfig(_Strict):
     language: Language = "ko"
     max_items: int = Field(30, ge=1, le=500)
-    per_topic: int = Field(8, ge=1, le=500)
+    per_topic: int = Field(8, ge=1, le=500)  # at most: a section shows only the papers that clear the bar
+    min_confidence: float = Field(0.65, ge=0, le=1, description="a section abstains below this topic confidence")
     max_authors: int = Field(0, ge=0, description="0 lists every author; N ends the list with 'et al.'")
     notes_dir: str = "notes"
 

@@ -26,7 +26,7 @@ class DigestItem:
     commentary: str
     sources: tuple[str, ...]
     upvotes: int = 0
-    rank: dict[str, float] = field(default_factory=dict)  # why it ranked where it did (see selection)
+    rank: dict[str, float | str] = field(default_factory=dict)  # why it ranked where it did (see selection)
 
     def __post_init__(self) -> None:
         # Whatever a feed or an old frozen digest holds, every channel renders inert text and http(s) links.

@@ -92,7 +92,7 @@ class Paper:
     scores: dict[str, float] = field(default_factory=dict, compare=False)
     score: float = 0.0
     centrality: dict[str, float] = field(default_factory=dict, compare=False)  # topic → 0..1, see classify
-    rank: dict[str, float] = field(default_factory=dict, compare=False)  # ranking components, see selection
+    rank: dict[str, float | str] = field(default_factory=dict, compare=False)  # ranking components, see selection
     tags: tuple[str, ...] = ()
 
     @property

@@ -68,7 +68,7 @@ def choose(config: Config, week: Week, papers: list[Paper], featured: set[str], 
     classifier = Classifier(config.topics, config.tags)
     dropped = notes.dropped
     classified = [classifier.score(p) for p in papers if p.key not in dropped]
-    selected = select_papers(config, ranked_topics(classified, week, featured, list(config.topics)))
+    selected = select_papers(config, ranked_topics(classified, week, featured, thresholds(config)))
     by_key = {p.key: p for p in classified}
     chosen = {p.key for p in selected}
     for key in notes.pinned:
@@ -87,9 +87,15 @@ def choose(config: Config, week: Week, papers: list[Paper], featured: set[str], 
     return in_digest_order(tagged, list(config.topics))
 
 
+def thresholds(config: Config) -> dict[str, float]:
+    """Each topic's threshold, in the configured topic order: confidence is measured against it."""
+    return {name: topic.threshold for name, topic in config.topics.items()}
+
+
 def select_papers(config: Config, ranked: list[Ranked]) -> list[Paper]:
-    """The configured caps applied to the week's ranked candidates (pure)."""
-    return select(ranked, per_topic=config.digest.per_topic, max_items=config.digest.max_items)
+    """The configured caps and confidence bar applied to the week's ranked candidates (pure)."""
+    digest = config.digest
+    return select(ranked, per_topic=digest.per_topic, max_items=digest.max_items, min_confidence=digest.min_confidence)
 
 
 def explain_ranking(config: Config, store: Store, week: Week, progress: Progress | None = None) -> str:
@@ -98,9 +104,9 @@ def explain_ranking(config: Config, store: Store, week: Week, progress: Progress
     classifier = Classifier(config.topics, config.tags)
     dropped = notes.dropped
     classified = [classifier.score(p) for p in collect(config, store, week, progress) if p.key not in dropped]
-    ranked = ranked_topics(classified, week, featured_elsewhere(store, week), list(config.topics))
+    ranked = ranked_topics(classified, week, featured_elsewhere(store, week), thresholds(config))
     chosen = {p.key for p in select_papers(config, ranked)}
-    return explain(ranked, chosen, config.digest.per_topic)
+    return explain(ranked, chosen, config.digest.per_topic, config.digest.min_confidence)
 
 
 def _editor_tags(note: Note | None, tags: tuple[str, ...]) -> tuple[str, ...]:

@@ -9,13 +9,19 @@ Inside a topic, papers rank by what a subscriber would want, never by how often 
   work on the large models the readers follow, and a named method or system.
 
 Each component and the total go into the digest item (`rank`), and `bot digest --explain` prints them.
+
+A section abstains rather than fills: a candidate shows only when its **confidence** in the topic clears
+`digest.min_confidence` (`per_topic` is a maximum, not a quota). Confidence is `1 - 0.5 ** (score / threshold)`:
+0.5 at the threshold, 0.75 at twice it, 0.875 at three times. On the charter's dev sets the share of charter-true
+papers climbs with it (see `bench/week_quality.py --bars`); the default bar was chosen there. A judge's verdict
+(`bot.judge`), where there is one, replaces the rules' decision and their confidence.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from bot.classify import Cue
@@ -86,22 +92,33 @@ _LARGE_MODEL = _Signal.compile(
 
 @dataclass(frozen=True)
 class Rank:
-    """Why a paper ranks where it does in one topic: the components and their total."""
+    """Why a paper ranks where it does in one topic: the components and their total, and how sure the topic is."""
 
     components: dict[str, float]
+    confidence: float = 1.0
+    judge: str = ""  # the judge's one-line reason, when a judge decided
 
     @property
     def total(self) -> float:
         """The sum of the components."""
         return round(sum(self.components.values()), 3)
 
-    def as_dict(self) -> dict[str, float]:
-        """The components and `total`, for the digest item's JSON."""
-        return {**self.components, "total": self.total}
+    def as_dict(self) -> dict[str, float | str]:
+        """The components, `total` and `confidence` (and `judge`), for the digest item's JSON."""
+        judged: dict[str, float | str] = {"judge": self.judge} if self.judge else {}
+        return {**self.components, "total": self.total, "confidence": self.confidence, **judged}
 
 
-def rank(paper: Paper, topic: str) -> Rank:
-    """A paper's rank inside one of its topics (pure)."""
+def confidence(paper: Paper, topic: str, threshold: float) -> float:
+    """How sure the rules are that a paper is in a topic, 0..1: 0.5 at the threshold, 0.75 at twice it (pure)."""
+    score = paper.scores.get(topic, 0.0)
+    if score <= 0 or threshold <= 0:
+        return 0.0 if score <= 0 else 1.0
+    return round(1 - 0.5 ** (score / threshold), 3)
+
+
+def rank(paper: Paper, topic: str, threshold: float = 0.0) -> Rank:
+    """A paper's rank inside one of its topics, with its confidence there under `threshold` (pure)."""
     text = f"{paper.title} {paper.abstract}".lower()  # IGNORECASE would cost each regex its fast literal scan
     components = {
         "centrality": CENTRALITY_WEIGHT * paper.centrality.get(topic, 0.0),
@@ -114,7 +131,7 @@ def rank(paper: Paper, topic: str) -> Rank:
         "large_model": SIGNALS["large_model"] * _LARGE_MODEL.found(text),
         "named": SIGNALS["named"] * bool(_NAMED.match(paper.title) or _NAMED_IN_ABSTRACT.search(paper.abstract)),
     }
-    return Rank({name: round(value, 3) for name, value in components.items()})
+    return Rank({name: round(value, 3) for name, value in components.items()}, confidence(paper, topic, threshold))
 
 
 @dataclass(frozen=True)
@@ -125,33 +142,44 @@ class Ranked:
     papers: list[tuple[Paper, Rank]]
 
 
-def ranked_topics(papers: Iterable[Paper], week: Week, featured: set[str], topic_order: Sequence[str]) -> list[Ranked]:
-    """The week's candidates per topic, ranked; each paper counts for its best topic (its first)."""
-    buckets: dict[str, list[Paper]] = {topic: [] for topic in topic_order}
+def ranked_topics(
+    papers: Iterable[Paper], week: Week, featured: set[str], thresholds: Mapping[str, float]
+) -> list[Ranked]:
+    """The week's candidates per topic (in the order of `thresholds`), ranked; each paper counts for its best
+    topic (its first)."""
+    buckets: dict[str, list[Paper]] = {topic: [] for topic in thresholds}
     for paper in papers:
         if paper.topics and week.contains(paper.published) and paper.key not in featured:
             buckets.setdefault(paper.topics[0], []).append(paper)
     ranked = []
     for topic, bucket in buckets.items():
-        scored = [(p, rank(p, topic)) for p in bucket]
+        scored = [(p, rank(p, topic, thresholds.get(topic, 0.0))) for p in bucket]
         # Ties go to the stronger topic score, then the key: a stable, reproducible order.
         scored.sort(key=lambda pr: (-pr[1].total, -pr[0].score, pr[0].key))
         ranked.append(Ranked(topic, scored))
     return ranked
 
 
-def select(ranked: Sequence[Ranked], *, per_topic: int, max_items: int) -> list[Paper]:
-    """The best `per_topic` of each topic, `max_items` in all, each carrying its rank there.
+def shown(topic: Ranked, min_confidence: float) -> list[tuple[Paper, Rank]]:
+    """A topic's candidates that clear the confidence bar, best first: the section abstains below it."""
+    return [(paper, why) for paper, why in topic.papers if why.confidence >= min_confidence]
 
-    The result is ordered by topic (the order of `ranked`), then rank.
+
+def select(ranked: Sequence[Ranked], *, per_topic: int, max_items: int, min_confidence: float = 0.0) -> list[Paper]:
+    """The best `per_topic` of each topic that clear `min_confidence`, `max_items` in all, each with its rank there.
+
+    No item is there to fill a count: a topic with two sure papers shows two. The result is ordered by topic
+    (the order of `ranked`), then rank.
     """
-    capped = [replace(paper, rank=r.as_dict()) for topic in ranked for paper, r in topic.papers[:per_topic]]
+    capped = [
+        replace(paper, rank=r.as_dict()) for topic in ranked for paper, r in shown(topic, min_confidence)[:per_topic]
+    ]
     chosen = {p.key for p in sorted(capped, key=_total, reverse=True)[:max_items]}
     return in_digest_order([p for p in capped if p.key in chosen], [topic.topic for topic in ranked])
 
 
 def _total(paper: Paper) -> float:
-    return paper.rank.get("total", 0.0)
+    return float(paper.rank.get("total", 0.0))
 
 
 def in_digest_order(papers: Iterable[Paper], topic_order: Sequence[str]) -> list[Paper]:
@@ -165,20 +193,30 @@ def in_digest_order(papers: Iterable[Paper], topic_order: Sequence[str]) -> list
     return sorted(papers, key=position)
 
 
-def explain(ranked: Sequence[Ranked], chosen: set[str], per_topic: int, runners_up: int = 3) -> str:
-    """Per topic: each candidate up to the cap with its rank components, then the first runners-up (pure).
+def explain(
+    ranked: Sequence[Ranked], chosen: set[str], per_topic: int, min_confidence: float = 0.0, runners_up: int = 3
+) -> str:
+    """Per topic: each candidate up to the cap with its confidence and rank components, where the confidence bar
+    cut, then the first runners-up (pure).
 
     `+` marks the papers in the digest (the overall `max_items` cap may leave out some within `per_topic`).
     """
     lines = []
     for topic in ranked:
-        shown = topic.papers[: per_topic + runners_up]
-        lines.append(f"{topic.topic}: {len(topic.papers)} candidate(s), {per_topic} at most")
-        for position, (paper, why) in enumerate(shown, start=1):
-            if position == per_topic + 1:
+        sure = len(shown(topic, min_confidence))
+        lines.append(f"{topic.topic}: {len(topic.papers)} candidate(s), {sure} clear the confidence bar "
+                     f"{min_confidence:g}, {per_topic} at most")  # fmt: skip
+        cut = False
+        for position, (paper, why) in enumerate(topic.papers[: per_topic + runners_up], start=1):
+            if why.confidence < min_confidence and not cut:
+                lines.append(f"  --- confidence bar {min_confidence:g}: the section abstains below ---")
+                cut = True
+            elif position == per_topic + 1:
                 lines.append("  runners-up:")
             parts = " ".join(f"{name}={value:g}" for name, value in why.components.items() if value)
             mark = "+" if paper.key in chosen else " "
             lines.append(f" {mark}{position:3d}. {why.total:6.2f}  {paper.title} [{paper.key}]")
-            lines.append(f"         score={paper.score:g} {parts}")
+            lines.append(f"         confidence={why.confidence:g} score={paper.score:g} {parts}")
+            if why.judge:
+                lines.append(f"         judge: {why.judge}")
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ from hypothesis import given
 from bot.classify import Classifier
 from bot.config import Config
 from bot.paper import Paper
-from bot.selection import _CODE, _LARGE_MODEL, _RELEASE, rank, ranked_topics, select
+from bot.selection import _CODE, _LARGE_MODEL, _RELEASE, confidence, explain, rank, ranked_topics, select
 from bot.week import Week
 from tests.texts import texts_from
 
@@ -30,7 +30,7 @@ def paper(key: str, title: str, abstract: str = PLAIN, **extra: object) -> Paper
 
 def ranked(classifier: Classifier, *papers: Paper) -> list[str]:
     """The keys of one topic's candidates, best first."""
-    [topic] = [r for r in ranked_topics([classifier.score(p) for p in papers], WEEK, set(), ["diffusion"]) if r.papers]
+    [topic] = [r for r in ranked_topics([classifier.score(p) for p in papers], WEEK, set(), {"diffusion": 5.0}) if r.papers]
     return [p.key for p, _ in topic.papers]
 
 
@@ -110,7 +110,30 @@ def test_venue_words_alone_are_not_a_venue() -> None:
 
 def test_selected_items_carry_their_rank_and_respect_caps(classifier: Classifier) -> None:
     papers = [classifier.score(paper(f"2305.0001{i}", f"Diffusion Models for Task {i}")) for i in range(5)]
-    candidates = ranked_topics(papers, WEEK, {"2305.00010"}, ["diffusion"])
+    candidates = ranked_topics(papers, WEEK, {"2305.00010"}, {"diffusion": 5.0})
     chosen = select(candidates, per_topic=3, max_items=10)
     assert len(chosen) == 3 and "2305.00010" not in {p.key for p in chosen}
-    assert all(p.rank["total"] == pytest.approx(sum(v for k, v in p.rank.items() if k != "total")) for p in chosen)
+    components = [{k: v for k, v in p.rank.items() if k not in ("total", "confidence")} for p in chosen]
+    assert all(p.rank["total"] == pytest.approx(sum(c.values())) for p, c in zip(chosen, components, strict=True))
+    assert all(0.5 <= float(p.rank["confidence"]) <= 1 for p in chosen)
+
+
+def test_confidence_grows_with_the_score_over_the_threshold() -> None:
+    scored = [paper("k", "X", scores={"diffusion": s}) for s in (0.0, 5.0, 10.0, 15.0)]
+    assert [confidence(p, "diffusion", 5.0) for p in scored] == [0.0, 0.5, 0.75, 0.875]
+
+
+def test_a_section_abstains_instead_of_filling_its_count(classifier: Classifier) -> None:
+    # One paper about the topic and three that only touch it: the section shows one, not `per_topic`.
+    sure = paper("2305.00021", "Faster Sampling for Latent Diffusion Models",
+                 "We propose a sampler for latent diffusion models. Our diffusion sampler needs four denoising steps.")
+    weak = [paper(f"2305.0003{i}", f"A Study of Image Generators {i}",
+                  "We compare image generators, among them a diffusion model, and score their samples.")
+            for i in range(3)]  # fmt: skip
+    scored = [classifier.score(p) for p in [sure, *weak]]
+    candidates = ranked_topics(scored, WEEK, set(), {"diffusion": 5.0})
+    assert len(candidates[0].papers) == 4  # all are candidates: the bar, not the threshold, leaves three out
+    chosen = select(candidates, per_topic=3, max_items=10, min_confidence=0.65)
+    assert [p.key for p in chosen] == ["2305.00021"]
+    explained = explain(candidates, {p.key for p in chosen}, per_topic=3, min_confidence=0.65)
+    assert "confidence=" in explained
