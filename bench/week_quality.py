@@ -36,7 +36,10 @@ def read_jsonl(path: Path) -> list[dict[str, object]]:
 
 
 def run_digest(
-    records: Path, week: str, config: Path | None, digest: dict[str, object] | None = None,
+    records: Path,
+    week: str,
+    config: Path | None,
+    digest: dict[str, object] | None = None,
     extra: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """The JSON digest of the week, served from the records through the loopback arXiv stand-in.
@@ -89,15 +92,20 @@ def main() -> None:
     kept = {str(i["key"]) for i in digest["items"]}  # type: ignore[attr-defined]
     filled = [i for i in unbarred["items"] if str(i["key"]) not in kept]  # type: ignore[attr-defined]
     accepted = sum(1 for i in filled if i["topics"][0] in labels.get(str(i["key"]), {}).get("topics", []))
-    print(f"filling: {len(filled)} item(s) under the bar that the selection without one would show; "
-          f"the charter accepts {accepted}")
+    print(
+        f"filling: {len(filled)} item(s) under the bar that the selection without one would show; "
+        f"the charter accepts {accepted}"
+    )
     for item in filled:
         print(f"  under the bar in {item['topics'][0]}: {item['title']} (confidence {item['rank']['confidence']})")
 
 
 def report(
-    digest: dict[str, object], labels: dict[str, dict[str, object]], week_ids: set[str],
-    refs: list[dict[str, object]], args: argparse.Namespace,
+    digest: dict[str, object],
+    labels: dict[str, dict[str, object]],
+    week_ids: set[str],
+    refs: list[dict[str, object]],
+    args: argparse.Namespace,
 ) -> None:
     """Precision, coverage, off-topic picks and notable papers of one digest."""
     items: list[dict[str, object]] = digest["items"]  # type: ignore[assignment]

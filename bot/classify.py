@@ -357,6 +357,9 @@ class _Topic:
         self.name = name
         self.config = config
         self.cues = {Cue.compile(p): w for p, w in config.cues.items()}
+        # A plain phrase in the title makes the topic whole; two in the abstract do (default weights).
+        phrase_weight = config.threshold / config.title_weight if config.title_weight > 0 else config.threshold
+        self.cues.update((Cue.compile(phrase_pattern(p)), phrase_weight) for p in config.phrases)
         self.negative = {Cue.compile(p): w for p, w in config.negative.items()}
         self.requires = [Cue.compile(p) for p in config.requires]
         self.group = _group([*self.cues, *self.negative, *self.requires])
@@ -553,6 +556,11 @@ class Classifier:
         if text.may_match(self.tag_group):
             found = [tag for tag, cues in self.tags if any(text.names(c) for c in cues)]
         return tuple(normalize_tags(found or fallback[:1]))[:MAX_TAGS]
+
+
+def phrase_pattern(phrase: str) -> str:
+    """A plain phrase as a cue: its words literally, any run of spaces or hyphens between them."""
+    return r"[- ]+".join(re.escape(word) for word in re.split(r"[\s-]+", phrase.strip().lower()) if word)
 
 
 def _total(hits: list[Hit], topic: str) -> float:

@@ -87,6 +87,8 @@ class TopicConfig(_Strict):
     categories: dict[str, float] = {}
     requires: list[str] = []
     implied_by: list[str] = []
+    description: str = ""  # what the topic means, in plain words: what the judge reads
+    phrases: list[str] = []  # plain phrases (no regular expressions); each is a cue a title mention makes whole
 
 
 class TelegramConfig(_Strict):
@@ -167,16 +169,34 @@ class ScheduleConfig(_Strict):
     retry_seconds: float = Field(1800.0, ge=1, le=6 * HOUR, description="first wait after a failed publish")
 
 
-class LLMConfig(_Strict):
+class EndpointConfig(_Strict):
     """Any OpenAI-compatible `/chat/completions` endpoint (OpenAI, vLLM, llama.cpp server, Ollama)."""
 
     base_url: str
     model: str
     api_key: str | None = None
-    language: Language | None = None  # default: digest.language
-    max_chars: int | None = Field(None, ge=40, le=2000)  # default: commentary.max_chars
     timeout_seconds: float = Field(60.0, gt=0, le=HOUR)
     concurrency: int = Field(4, ge=1, le=64)
+
+
+class LLMConfig(EndpointConfig):
+    """The commentary's endpoint."""
+
+    language: Language | None = None  # default: digest.language
+    max_chars: int | None = Field(None, ge=40, le=2000)  # default: commentary.max_chars
+
+
+class JudgeConfig(EndpointConfig):
+    """The judge of the topics' descriptions (`bot.judge`)."""
+
+    floor: float = Field(0.6, gt=0, le=1, description="candidates score at least this share of the threshold")
+    per_topic: int | None = Field(None, ge=1, le=500, description="candidates judged per topic; default 3 × per_topic")
+    batch_size: int = Field(8, ge=1, le=50)
+    max_requests: int = Field(40, ge=1, le=1000)
+
+
+class SelectionConfig(_Strict):
+    judge: JudgeConfig | None = None
 
 
 class CommentaryConfig(_Strict):
@@ -222,6 +242,7 @@ class Config(_Strict):
     alerts: AlertsConfig = AlertsConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     commentary: CommentaryConfig = CommentaryConfig()
+    selection: SelectionConfig = SelectionConfig()
     archive: ArchiveConfig = ArchiveConfig()
 
     _source: str = PrivateAttr("built-in defaults")
@@ -240,6 +261,7 @@ class Config(_Strict):
             channels.slack and channels.slack.webhook_url,
             channels.email and channels.email.password,
             self.commentary.llm and self.commentary.llm.api_key,
+            self.selection.judge and self.selection.judge.api_key,
         ]
         return [v for v in values if v and not _ENV_RE.search(v)]
 

@@ -1,6 +1,7 @@
-"""Optional LLM commentary over an OpenAI-compatible `/chat/completions` endpoint, cached in the store.
+"""The one client of OpenAI-compatible `/chat/completions` endpoints (commentary and the judge), and the
+optional LLM commentary, cached in the store.
 
-Results are cached per (paper, model, language, prompt). Calls run with bounded concurrency; a paper whose
+Commentary results are cached per (paper, model, language, prompt). Calls run with bounded concurrency; a paper whose
 call fails or times out, or whose answer breaks the commentary's shape (empty, a list, a refusal, a preamble,
 markup, over the limit), gets no LLM commentary: the caller falls back to the extractive one, and one summary
 line counts the fall-backs. The API key is sent as a Bearer token and never logged.
@@ -13,12 +14,13 @@ import hashlib
 import logging
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from bot.commentary import safe_line
-from bot.config import LLMConfig
+from bot.config import EndpointConfig, LLMConfig
 from bot.paper import Paper
 from bot.render import environment
 from bot.store import Q, Store
@@ -73,23 +75,41 @@ def check_answer(content: Any, max_chars: int) -> tuple[str | None, str]:
     return safe_line(line), ""
 
 
-async def _ask(client: httpx.AsyncClient, config: LLMConfig, text: str, limit: asyncio.Semaphore) -> Any:
+@dataclass(frozen=True)
+class Answer:
+    """A model's answer: its text (whatever JSON the endpoint put there) and the tokens the call used."""
+
+    content: Any
+    tokens: int
+
+
+async def _ask(client: httpx.AsyncClient, config: EndpointConfig, system: str, text: str,
+               limit: asyncio.Semaphore) -> Answer:  # fmt: skip
     body = {"model": config.model, "temperature": 0.2,
-            "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]}  # fmt: skip
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": text}]}  # fmt: skip
     async with limit:
         response = await client.post("chat/completions", json=body)
     response.raise_for_status()
-    return response.json()["choices"][0]["message"]["content"]
+    data = response.json()
+    usage = data.get("usage") if isinstance(data, dict) else None
+    tokens = usage.get("total_tokens", 0) if isinstance(usage, dict) else 0
+    return Answer(data["choices"][0]["message"]["content"], tokens if isinstance(tokens, int) else 0)
 
 
-async def _ask_all(config: LLMConfig, prompts: dict[str, str]) -> dict[str, Any]:
+async def _ask_all(config: EndpointConfig, system: str, prompts: dict[str, str]) -> dict[str, Answer | BaseException]:
     headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
     limit = asyncio.Semaphore(config.concurrency)
     base = config.base_url.rstrip("/") + "/"
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=config.timeout_seconds) as client:
         keys = list(prompts)
-        answers = await asyncio.gather(*(_ask(client, config, prompts[k], limit) for k in keys), return_exceptions=True)
+        asks = (_ask(client, config, system, prompts[k], limit) for k in keys)
+        answers = await asyncio.gather(*asks, return_exceptions=True)
     return dict(zip(keys, answers, strict=True))
+
+
+def complete_all(config: EndpointConfig, system: str, prompts: dict[str, str]) -> dict[str, Answer | BaseException]:
+    """Each prompt's answer, or the exception its call raised (timeouts, HTTP errors, malformed bodies)."""
+    return asyncio.run(_ask_all(config, system, prompts)) if prompts else {}
 
 
 def llm_commentary(
@@ -107,11 +127,11 @@ def llm_commentary(
     missing = {key: text for key, text in prompts.items() if key not in result}
     fresh: dict[str, str] = {}
     fallbacks: dict[str, str] = {}
-    for key, answer in (asyncio.run(_ask_all(config, missing)) if missing else {}).items():
+    for key, answer in complete_all(config, SYSTEM, missing).items():
         if isinstance(answer, BaseException):
             fallbacks[key] = f"failed ({type(answer).__name__})"
             continue
-        text, problem = check_answer(answer, max_chars)
+        text, problem = check_answer(answer.content, max_chars)
         if text is None:
             fallbacks[key] = problem
             continue

@@ -15,6 +15,7 @@ from bot.config import Config
 from bot.delivery import ChannelReport, deliver
 from bot.digest import Digest, DigestItem, featured_elsewhere, freeze_digest, load_digest
 from bot.errors import BotError, ConfigError, SourceError
+from bot.judge import NOBODY, Judged, judge_week
 from bot.ledger import Ledger
 from bot.notes import Note, Notes, load_notes, notes_path
 from bot.paper import Paper, arxiv_key, clean_text, merge_all, safe_link
@@ -63,12 +64,15 @@ def collect(
     return merge_all(papers + [p for p in mentions if p.key in found or not p.is_arxiv])
 
 
-def choose(config: Config, week: Week, papers: list[Paper], featured: set[str], notes: Notes) -> list[Paper]:
-    """Classify and select, then apply the editor's drops, pins, added items and tags (pure)."""
+def choose(
+    config: Config, week: Week, papers: list[Paper], featured: set[str], notes: Notes, judged: Judged = NOBODY
+) -> list[Paper]:
+    """Classify (the judge's verdicts over the rules) and select, then apply the editor's drops, pins, added items
+    and tags (pure)."""
     classifier = Classifier(config.topics, config.tags)
     dropped = notes.dropped
-    classified = [classifier.score(p) for p in papers if p.key not in dropped]
-    selected = select_papers(config, ranked_topics(classified, week, featured, thresholds(config)))
+    classified = [judged.apply(classifier.score(p)) for p in papers if p.key not in dropped]
+    selected = select_papers(config, ranked_topics(classified, week, featured, thresholds(config), judged.accepted()))
     by_key = {p.key: p for p in classified}
     chosen = {p.key for p in selected}
     for key in notes.pinned:
@@ -98,13 +102,23 @@ def select_papers(config: Config, ranked: list[Ranked]) -> list[Paper]:
     return select(ranked, per_topic=digest.per_topic, max_items=digest.max_items, min_confidence=digest.min_confidence)
 
 
+def judge(config: Config, store: Store, week: Week, papers: list[Paper], featured: set[str]) -> Judged:
+    """The judge's verdicts on the week's best candidates, when `selection.judge` is set."""
+    settings = config.selection.judge
+    if settings is None:
+        return NOBODY
+    return judge_week(config, settings, store, week, papers, featured)[0]
+
+
 def explain_ranking(config: Config, store: Store, week: Week, progress: Progress | None = None) -> str:
     """Why each item of the week ranked where it did, per topic, with the first runners-up (reads only)."""
     notes = load_notes(config.digest.notes_dir, week)
     classifier = Classifier(config.topics, config.tags)
-    dropped = notes.dropped
-    classified = [classifier.score(p) for p in collect(config, store, week, progress) if p.key not in dropped]
-    ranked = ranked_topics(classified, week, featured_elsewhere(store, week), thresholds(config))
+    featured = featured_elsewhere(store, week)
+    papers = [p for p in collect(config, store, week, progress) if p.key not in notes.dropped]
+    judged = judge(config, store, week, papers, featured)
+    classified = [judged.apply(classifier.score(p)) for p in papers]
+    ranked = ranked_topics(classified, week, featured, thresholds(config), judged.accepted())
     chosen = {p.key for p in select_papers(config, ranked)}
     return explain(ranked, chosen, config.digest.per_topic, config.digest.min_confidence)
 
@@ -139,7 +153,8 @@ def build_digest(config: Config, store: Store, week: Week, progress: Progress | 
     """Collect, choose and comment the week's digest (reads the store; writes only feed state and caches)."""
     notes = load_notes(config.digest.notes_dir, week)
     papers = collect(config, store, week, progress, pinned=[k for k in notes.pinned if arxiv_key(k) == k])
-    chosen = choose(config, week, papers, featured_elsewhere(store, week), notes)
+    featured = featured_elsewhere(store, week)
+    chosen = choose(config, week, papers, featured, notes, judge(config, store, week, papers, featured))
     llm: dict[str, str] = {}
     settings = config.commentary.llm
     if settings is not None:

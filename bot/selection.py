@@ -114,7 +114,7 @@ def confidence(paper: Paper, topic: str, threshold: float) -> float:
     score = paper.scores.get(topic, 0.0)
     if score <= 0 or threshold <= 0:
         return 0.0 if score <= 0 else 1.0
-    return round(1 - 0.5 ** (score / threshold), 3)
+    return round(1.0 - float(0.5 ** (score / threshold)), 3)
 
 
 def rank(paper: Paper, topic: str, threshold: float = 0.0) -> Rank:
@@ -143,21 +143,31 @@ class Ranked:
 
 
 def ranked_topics(
-    papers: Iterable[Paper], week: Week, featured: set[str], thresholds: Mapping[str, float]
+    papers: Iterable[Paper],
+    week: Week,
+    featured: set[str],
+    thresholds: Mapping[str, float],
+    accepted: Mapping[tuple[str, str], str] | None = None,
 ) -> list[Ranked]:
     """The week's candidates per topic (in the order of `thresholds`), ranked; each paper counts for its best
-    topic (its first)."""
+    topic (its first). A (key, topic) the judge accepted has confidence 1 and the judge's reason."""
+    accepted = accepted or {}
     buckets: dict[str, list[Paper]] = {topic: [] for topic in thresholds}
     for paper in papers:
         if paper.topics and week.contains(paper.published) and paper.key not in featured:
             buckets.setdefault(paper.topics[0], []).append(paper)
     ranked = []
     for topic, bucket in buckets.items():
-        scored = [(p, rank(p, topic, thresholds.get(topic, 0.0))) for p in bucket]
+        scored = [(p, _judged(rank(p, topic, thresholds.get(topic, 0.0)), accepted.get((p.key, topic))))
+                  for p in bucket]  # fmt: skip
         # Ties go to the stronger topic score, then the key: a stable, reproducible order.
         scored.sort(key=lambda pr: (-pr[1].total, -pr[0].score, pr[0].key))
         ranked.append(Ranked(topic, scored))
     return ranked
+
+
+def _judged(why: Rank, reason: str | None) -> Rank:
+    return why if reason is None else replace(why, confidence=1.0, judge=reason or "accepted")
 
 
 def shown(topic: Ranked, min_confidence: float) -> list[tuple[Paper, Rank]]:

@@ -29,7 +29,18 @@ from bot.errors import StoreCorruptError, StoreError, StoreLockedError
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-TABLES = ("meta", "digests", "featured", "deliveries", "candidates", "feeds", "subscribers", "roster", "commentary")
+TABLES = (
+    "meta",
+    "digests",
+    "featured",
+    "deliveries",
+    "candidates",
+    "feeds",
+    "subscribers",
+    "roster",
+    "commentary",
+    "judgements",
+)
 
 
 class AtomicJSONStorage(Storage):
@@ -168,6 +179,13 @@ class _Commentary(_Row):
     text: str
 
 
+class _Judgement(_Row):
+    id: str
+    topic: str
+    accept: bool
+    reason: str
+
+
 class _Subscriber(_Row):
     kind: Literal["telegram", "email"]
     address: str
@@ -187,7 +205,7 @@ class _Roster(_Row):
 # What the bot reads from each table: a row that does not fit is a corrupt store, said once, at open.
 _ROWS: dict[str, type[_Row]] = {"digests": _Digest, "featured": _Featured, "deliveries": _Delivery,
                                 "candidates": _Candidate, "feeds": _Feed, "commentary": _Commentary,
-                                "subscribers": _Subscriber, "roster": _Roster}  # fmt: skip
+                                "subscribers": _Subscriber, "roster": _Roster, "judgements": _Judgement}  # fmt: skip
 
 
 def _check_rows(data: dict[str, Any], path: Path, hint: str) -> None:

@@ -5,19 +5,23 @@ The arXiv API stand-in lives in the package (`bot.standin`, also behind `bot dem
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from bot.standin import ArxivStandIn, Entry, atom_page, recorded_week, reply_json, running, serve
 
-__all__ = ["ArxivStandIn", "Entry", "atom_page", "recorded_week", "reply_json", "serve", "serve_folder",
-           "synthetic_week", "week_monday"]  # fmt: skip
+__all__ = ["ArxivStandIn", "ChatStandIn", "Entry", "atom_page", "recorded_week", "reply_json", "request_id", "serve",
+           "serve_folder", "synthetic_week", "week_monday"]  # fmt: skip
 
 
 class _QuietFiles(SimpleHTTPRequestHandler):
@@ -30,6 +34,44 @@ def serve_folder(folder: Path) -> Iterator[str]:
     """A static web server for a folder on loopback (as a reader's web server would serve the archive)."""
     with running(ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietFiles, directory=str(folder)))) as url:
         yield url
+
+
+def request_id(prompt: str) -> str:
+    """The key a canned reply is filed under: the hash of the request's user message."""
+    return hashlib.sha256(prompt.encode()).hexdigest()[:24]
+
+
+@dataclass
+class ChatStandIn:
+    """An OpenAI-compatible `/v1/chat/completions` that answers from canned replies keyed by the request.
+
+    `replies` maps `request_id(user message)` to the answer's content, or to `"!500"` / `"!slow"` (held past a
+    client's timeout); `answer` decides for requests without a canned reply (None: a 404 error). Every request's
+    user message is kept in `prompts`, in order, so a run can be exported and answered offline.
+    """
+
+    replies: dict[str, str] = field(default_factory=dict)
+    answer: Callable[[str], str] | None = None
+    prompts: list[str] = field(default_factory=list)
+    slow_seconds: float = 2.0
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        body = json.loads(handler.rfile.read(int(handler.headers["Content-Length"])))
+        prompt = body["messages"][-1]["content"]
+        self.prompts.append(prompt)
+        reply = self.replies.get(request_id(prompt))
+        if reply is None and self.answer is not None:
+            reply = self.answer(prompt)
+        if reply is None:
+            return reply_json(handler, 404, {"error": {"message": "no canned reply for this request"}})
+        if reply == "!500":
+            return reply_json(handler, 500, {"error": {"message": "the model is overloaded"}})
+        if reply == "!slow":
+            time.sleep(self.slow_seconds)
+        usage = {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(reply) // 4}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        choice = {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+        return reply_json(handler, 200, {"object": "chat.completion", "choices": [choice], "usage": usage})
 
 
 OTHER_TITLES = [

@@ -30,7 +30,9 @@ def paper(key: str, title: str, abstract: str = PLAIN, **extra: object) -> Paper
 
 def ranked(classifier: Classifier, *papers: Paper) -> list[str]:
     """The keys of one topic's candidates, best first."""
-    [topic] = [r for r in ranked_topics([classifier.score(p) for p in papers], WEEK, set(), {"diffusion": 5.0}) if r.papers]
+    [topic] = [
+        r for r in ranked_topics([classifier.score(p) for p in papers], WEEK, set(), {"diffusion": 5.0}) if r.papers
+    ]
     return [p.key for p, _ in topic.papers]
 
 
@@ -125,8 +127,11 @@ def test_confidence_grows_with_the_score_over_the_threshold() -> None:
 
 def test_a_section_abstains_instead_of_filling_its_count(classifier: Classifier) -> None:
     # One paper about the topic and three that only touch it: the section shows one, not `per_topic`.
-    sure = paper("2305.00021", "Faster Sampling for Latent Diffusion Models",
-                 "We propose a sampler for latent diffusion models. Our diffusion sampler needs four denoising steps.")
+    sure = paper(
+        "2305.00021",
+        "Faster Sampling for Latent Diffusion Models",
+        "We propose a sampler for latent diffusion models. Our diffusion sampler needs four denoising steps.",
+    )
     weak = [paper(f"2305.0003{i}", f"A Study of Image Generators {i}",
                   "We compare image generators, among them a diffusion model, and score their samples.")
             for i in range(3)]  # fmt: skip
