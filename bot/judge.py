@@ -151,7 +151,8 @@ def judge_week(
     """Judge the week's best candidates per topic (cached verdicts first); log and return the report."""
     from bot.llm import complete_all  # httpx loads only for a judge
 
-    floor = [floor_classifier(config, judge).score(p) for p in papers]
+    rules = floor_classifier(config, judge)
+    floor = [rules.score(p) for p in papers]
     chosen = candidates(floor, config, judge, week, featured)
     table = store.table("judgements")
     cached = {row["id"]: row for row in table.all()}

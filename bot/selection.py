@@ -6,7 +6,8 @@ Inside a topic, papers rank by what a subscriber would want, never by how often 
   (`Paper.centrality`, computed by the classifier);
 - **notability** the bot can see: Hugging Face daily papers (featured, upvotes), other curated feeds, an
   arXiv comment naming an accepted venue, a code or project page, a released model / dataset / benchmark,
-  work on the large models the readers follow, and a named method or system.
+  work on the large models the readers follow, a named method or system, and a technical report or a released
+  family of models.
 
 Each component and the total go into the digest item (`rank`), and `bot digest --explain` prints them.
 
@@ -48,7 +49,7 @@ _NAMED_IN_ABSTRACT = re.compile(
 )
 # Points per visible signal; see the module docstring.
 SIGNALS = {"hf_daily": 1.5, "curated": 1.0, "venue": 1.5, "code": 1.5, "release": 1.0, "large_model": 1.0,
-           "named": 0.5}  # fmt: skip
+           "named": 0.5, "model_family": 1.0}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,12 @@ _RELEASE = _Signal.compile(
     r"\bwe (publicly )?(release|open-source|open source)\b|"
     r"\bwe (introduce|present|construct|build|collect|curate|create) (a |an |the )?([\w-]+ ){0,3}"
     r"(dataset|benchmark|corpus|suite)\b"
+)
+# A technical report or a family of released models ("Qwen3-VL Technical Report", "a family of open models"):
+# what a lab puts its name to is what readers of 2026 went on to cite.
+_MODEL_FAMILY = _Signal.compile(
+    r"\btechnical report\b|\b(family|series|suite|collection) of (\w+[- ]){0,3}(models|llms|mllms|vlms|checkpoints)\b|"
+    r"\bopen[- ](weights?|weight models?|source models?)\b"
 )
 _LARGE_MODEL = _Signal.compile(
     r"\b(llama[\w-]*|gpt-?[34][\w-]*|chatgpt|vicuna|palm[\w-]*|opt-\d+b|bloom|falcon|mistral|llava|"
@@ -130,6 +137,7 @@ def rank(paper: Paper, topic: str, threshold: float = 0.0) -> Rank:
         "release": SIGNALS["release"] * _RELEASE.found(text),
         "large_model": SIGNALS["large_model"] * _LARGE_MODEL.found(text),
         "named": SIGNALS["named"] * bool(_NAMED.match(paper.title) or _NAMED_IN_ABSTRACT.search(paper.abstract)),
+        "model_family": SIGNALS["model_family"] * _MODEL_FAMILY.found(text),
     }
     return Rank({name: round(value, 3) for name, value in components.items()}, confidence(paper, topic, threshold))
 

@@ -262,6 +262,54 @@ CASES = [
     ("Distillation for Task-Agnostic Compression of Pre-Trained Transformers",
      "We distill a large pre-trained transformer into a small student that keeps its accuracy.",
      {E}),
+    # Today's arXiv (the error kinds of a June 2026 week). llm-efficiency, Out: LoRA or MoE for another aim
+    ("Orthogonal LoRA Banks for Continual Anomaly Detection",
+     "We fine-tune a vision transformer with one LoRA module per task so that earlier tasks are not forgotten, and "
+     "detect industrial defects across a stream of product categories.",
+     set()),
+    ("Preference-Aware LoRA Merging for Recommendation",
+     "We merge LoRA modules of a large language model fine-tuned on user histories to recommend items.",
+     set()),
+    ("Hierarchical Mixture-of-Experts for Traffic Sign Recognition",
+     "We route traffic-sign crops to experts of a convolutional network and improve recognition under fog.",
+     set()),
+    # llm-efficiency, In: today's cost work
+    ("Sparse Attention Serving for Long-Context LLM Inference",
+     "We serve large language models with a block-sparse attention kernel and KV-cache offloading, raising "
+     "decoding throughput 2.4x at 128k tokens.",
+     {E}),
+    ("Visual Token Pruning for Efficient Multimodal LLMs",
+     "Multimodal large language models spend most of their compute on visual tokens. We prune redundant visual "
+     "tokens before the language model and cut inference FLOPs by 60%.",
+     {E, M}),
+    ("Fast Decoding for Diffusion Language Models",
+     "Diffusion language models decode many tokens in parallel but need many denoising steps. We propose a "
+     "caching scheme that accelerates their decoding 3x without quality loss.",
+     {D, E}),
+    # quantization, Out: discrete codes, logic circuits and rate-distortion theory are not low precision
+    ("Vector-Quantized Gesture Tokens for Co-Speech Motion",
+     "We quantize gestures into a codebook of discrete tokens and generate them from speech.",
+     set()),
+    ("Ternary Logic Circuits for Reversible Computing",
+     "We design ternary logic gates and evaluate their switching energy in circuit simulation.",
+     set()),
+    ("Optimal Scalar Quantizers under Distortion Constraints",
+     "We derive the rate-distortion function of scalar quantizers for Gaussian sources and measured signals.",
+     set()),
+    # diffusion, Out: a GAN text-to-image generator; In: generators that say "flow matching" or "DiT" in passing
+    ("A GAN for Fast Text-to-Image Generation",
+     "We train a generative adversarial network that synthesises images from text prompts in one forward pass.",
+     set()),
+    ("Camera-Controlled Video Generation",
+     "We fine-tune a video DiT with flow matching to follow camera trajectories and keep scenes consistent.",
+     {D}),
+    # mllm, In: vision-language-action and omni-modal models, named without "multimodal LLM"
+    ("A Vision-Language-Action Model for Bimanual Manipulation",
+     "We build a VLA on a pretrained vision-language backbone that maps images and instructions to robot actions.",
+     {M}),
+    ("An Omni-Modal Model That Listens, Watches and Talks",
+     "We train an omni-modal language model that reads audio, video and text and answers in speech.",
+     {M}),
 ]  # fmt: skip
 
 
@@ -402,3 +450,18 @@ def test_a_megabyte_abstract_is_read_up_to_a_bound(classifier: Classifier) -> No
     bounded = classifier.classify(paper("Diffusion Models for Images", huge[:MAX_ABSTRACT]))
     assert result.scores == bounded.scores
     assert extractive("Diffusion Models for Images", huge, 280).startswith("We propose a diffusion model")
+
+
+def test_a_readers_topic_in_plain_phrases() -> None:
+    # No regular expressions: the phrases are literal (a "+" or "(" is text), any spaces or hyphens between words.
+    from bot.config import TopicConfig
+
+    topic = TopicConfig(description="Reinforcement learning that improves the reasoning of LLMs.",
+                        phrases=["reinforcement learning", "RLVR", "GRPO (group relative)"])  # fmt: skip
+    rl = Classifier({"rl-reasoning": topic}, {})
+    assert rl.classify(paper("Reinforcement-Learning for LLM Reasoning", "")).topics == ("rl-reasoning",)
+    assert rl.classify(paper("A Study", "We train with RLVR and GRPO (group relative) advantages.")).topics == (
+        "rl-reasoning",
+    )
+    assert rl.classify(paper("A Study", "We mention reinforcement learning once.")).topics == ()
+    assert rl.classify(paper("Graph Neural Networks", "")).topics == ()

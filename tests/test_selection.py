@@ -9,7 +9,7 @@ from hypothesis import given
 from bot.classify import Classifier
 from bot.config import Config
 from bot.paper import Paper
-from bot.selection import _CODE, _LARGE_MODEL, _RELEASE, confidence, explain, rank, ranked_topics, select
+from bot.selection import _CODE, _LARGE_MODEL, _MODEL_FAMILY, _RELEASE, confidence, explain, rank, ranked_topics, select
 from bot.week import Week
 from tests.texts import texts_from
 
@@ -78,6 +78,8 @@ def test_each_visible_signal_lifts_a_paper(classifier: Classifier, signal: str, 
         ("large_model", "We guide Stable Diffusion with large language models to edit images."),
         ("named", "We present EditFlow-2, a guided diffusion model for editing."),
         ("named", "Our method, Guided Latent Editing (GLE), is a guided diffusion model for editing."),
+        ("model_family", "We release a family of open diffusion models for editing, from 1B to 8B parameters."),
+        ("model_family", "This technical report describes our guided diffusion model for editing."),
     ],
 )
 def test_signals_in_the_abstract(classifier: Classifier, signal: str, abstract: str) -> None:
@@ -95,14 +97,15 @@ def test_a_common_term_and_its_acronym_are_not_a_name() -> None:
 
 _FRAGMENTS = [
     "we ", "release", "open-source ", "a new ", "dataset", "code ", "is ", "publicly ", "available", "https://",
-    "github.com/x", ". ", "llm", "s ", "7", "b parameters", " billion", "gpt-4", "x", " ",
+    "github.com/x", ". ", "llm", "s ", "7", "b parameters", " billion", "gpt-4", "x", " ", "technical report",
+    "family of ", "models", "open-", "weights",
 ]  # fmt: skip
 
 
 @given(texts_from(_FRAGMENTS, max_size=20))
 def test_a_signal_skipped_by_its_literals_would_not_have_matched(text: str) -> None:
     # The literal check only spares scans: it never changes whether a signal is found.
-    for signal in (_CODE, _RELEASE, _LARGE_MODEL):
+    for signal in (_CODE, _RELEASE, _LARGE_MODEL, _MODEL_FAMILY):
         assert signal.found(text) == (signal.regex.search(text) is not None)
 
 
