@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.week_quality import DEFAULT_DATA, read_jsonl, report, run_digest  # noqa: E402
-from bot.judge import SYSTEM  # noqa: E402
-from tests.standins import ChatStandIn, request_id, serve  # noqa: E402
+from bench.week_quality import DEFAULT_DATA, read_jsonl, report, run_digest
+from bot.judge import SYSTEM
+from tests.standins import ChatStandIn, request_id, serve
 
 
 def charter_answers(labels: dict[str, dict[str, object]]) -> ChatStandIn:
