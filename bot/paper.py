@@ -36,13 +36,22 @@ def abs_url(key: str) -> str:
     return f"https://arxiv.org/abs/{key}"
 
 
+# What no store, feed or renderer can carry: lone surrogates (UTF-8 cannot encode them) and non-characters
+# (XML refuses U+FFFE / U+FFFF), besides the controls `_INVISIBLE` removes.
+_NONCHARACTERS = "".join(f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0, 0x110000, 0x10000))
+_UNSTORABLE = re.compile(f"[\\ud800-\\udfff\\ufdd0-\\ufdef{_NONCHARACTERS}]")
+
+
 def clean_text(text: str) -> str:
-    """Collapse every run of whitespace, newlines included, into one space."""
+    """Collapse every run of whitespace, newlines included, into one space, and drop what cannot be stored or
+    rendered (lone surrogates, non-characters, controls, bidi and zero-width characters)."""
     # Most titles, names and abstracts are clean already: a space is the only character both whitespace and
     # printable, so these checks (in C) spare splitting 5,000 abstracts into words and joining them again.
+    # Surrogates, non-characters and controls are not printable, so they always take the slow path.
     if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
         return text
-    return " ".join(text.split())
+    spaced = " ".join(text.split())  # whitespace controls (\x1c, \x85) become spaces before controls go
+    return " ".join(_INVISIBLE.sub("", _UNSTORABLE.sub("", spaced)).split())
 
 
 # Terminal escape sequences, control characters, bidi overrides and zero-width characters: a hostile feed

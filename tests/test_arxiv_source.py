@@ -189,6 +189,16 @@ def test_clean_text_is_words_joined_by_one_space(text: str) -> None:
     assert clean_text(text) == " ".join(text.split())
 
 
+@given(st.text(alphabet=st.characters(exclude_categories=())))  # surrogates and controls included
+def test_clean_text_is_always_storable_and_renderable(text: str) -> None:
+    import unicodedata
+
+    clean = clean_text(text)
+    clean.encode("utf-8")  # a lone surrogate would raise here, and in every store write and channel
+    assert not any(unicodedata.category(c) in ("Cc", "Cs") for c in clean)
+    assert not any((ord(c) & 0xFFFE) == 0xFFFE or 0xFDD0 <= ord(c) <= 0xFDEF for c in clean)  # XML's non-characters
+
+
 def test_the_retry_budget_is_per_page(arxiv_api: ArxivStandIn) -> None:
     arxiv_api.entries = synthetic_week(30, week_monday("2023-W18"))
     arxiv_api.script = [429, 429, None, 429, 429, None, 429, 429]  # two failures before every page

@@ -250,3 +250,21 @@ def test_feed_items_are_capped() -> None:
     parsed = feedparser.parse(f"<rss version='2.0'><channel><title>b</title>{items}</channel></rss>")
     feed = FeedConfig(name="b", url="https://blog.example/feed", max_items=10)
     assert len(papers_from_feed(parsed, feed, datetime.now(UTC))) == 10
+
+
+def test_a_lone_surrogate_from_a_feed_never_reaches_the_store(tmp_path: Path) -> None:
+    # An hf_daily title with a lone surrogate used to poison every later store write (UTF-8 cannot encode it).
+    import json
+
+    from bot.paper import paper_to_dict
+    from bot.sources.feeds import papers_from_hf
+    from bot.store import Store
+
+    entry = json.loads(feed_samples.HF_DAY)[0]
+    entry["paper"]["title"] = "Diffusion \ud800Models\ufffe \x1b[31mfor\x07 Video"
+    [paper] = papers_from_hf([entry], FeedConfig(name="HF", url="http://x", kind="hf_daily"))
+    assert paper.title == "Diffusion Models for Video"
+    with Store(str(tmp_path / "store.json")) as store:
+        row = {k: v for k, v in paper_to_dict(paper).items() if isinstance(v, str | int | float | list)}
+        store.table("candidates").insert(row)
+    assert "Diffusion Models for Video" in (tmp_path / "store.json").read_text(encoding="utf-8")
