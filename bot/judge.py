@@ -107,8 +107,8 @@ def candidates(
             continue
         for topic in paper.topics:
             if config.topics[topic].description:
-                order = rank(paper, topic).total, paper.scores.get(topic, 0.0)
-                found.setdefault(topic, []).append((-order[0], -order[1], paper.key, paper))
+                entry = -rank(paper, topic).total, -paper.scores.get(topic, 0.0), paper.key, paper
+                found.setdefault(topic, []).append(entry)
     return {topic: [entry[3] for entry in sorted(rows)[:per_topic]] for topic, rows in found.items()}
 
 

@@ -51,6 +51,8 @@ def clean_text(text: str) -> str:
     if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
         return text
     spaced = " ".join(text.split())  # whitespace controls (\x1c, \x85) become spaces before controls go
+    if spaced.isprintable():  # most abstracts: only newlines or double spaces sent them down this path
+        return spaced
     return " ".join(_INVISIBLE.sub("", _UNSTORABLE.sub("", spaced)).split())
 
 

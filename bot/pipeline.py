@@ -70,9 +70,9 @@ def choose(
     """Classify (the judge's verdicts over the rules) and select, then apply the editor's drops, pins, added items
     and tags (pure)."""
     classifier = Classifier(config.topics, config.tags)
-    dropped = notes.dropped
-    classified = [judged.apply(classifier.score(p)) for p in papers if p.key not in dropped]
-    selected = select_papers(config, ranked_topics(classified, week, featured, thresholds(config), judged.accepted()))
+    kept = [p for p in papers if p.key not in notes.dropped]
+    classified, ranked = rank_week(config, classifier, week, kept, featured, judged)
+    selected = select_papers(config, ranked)
     by_key = {p.key: p for p in classified}
     chosen = {p.key for p in selected}
     for key in notes.pinned:
@@ -89,6 +89,14 @@ def choose(
     tagged = [replace(p, tags=_editor_tags(notes.get(p.key), p.tags)) for p in tagged]
     log.info("digest %s: %d of %d papers chosen", week, len(tagged), len(papers))
     return in_digest_order(tagged, list(config.topics))
+
+
+def rank_week(
+    config: Config, classifier: Classifier, week: Week, papers: list[Paper], featured: set[str], judged: Judged
+) -> tuple[list[Paper], list[Ranked]]:
+    """The week's papers classified (the judge's verdicts over the rules) and its candidates ranked per topic (pure)."""
+    classified = [judged.apply(classifier.score(p)) for p in papers]
+    return classified, ranked_topics(classified, week, featured, thresholds(config), judged.accepted())
 
 
 def thresholds(config: Config) -> dict[str, float]:
@@ -113,12 +121,10 @@ def judge(config: Config, store: Store, week: Week, papers: list[Paper], feature
 def explain_ranking(config: Config, store: Store, week: Week, progress: Progress | None = None) -> str:
     """Why each item of the week ranked where it did, per topic, with the first runners-up (reads only)."""
     notes = load_notes(config.digest.notes_dir, week)
-    classifier = Classifier(config.topics, config.tags)
     featured = featured_elsewhere(store, week)
     papers = [p for p in collect(config, store, week, progress) if p.key not in notes.dropped]
     judged = judge(config, store, week, papers, featured)
-    classified = [judged.apply(classifier.score(p)) for p in papers]
-    ranked = ranked_topics(classified, week, featured, thresholds(config), judged.accepted())
+    _, ranked = rank_week(config, Classifier(config.topics, config.tags), week, papers, featured, judged)
     chosen = {p.key for p in select_papers(config, ranked)}
     return explain(ranked, chosen, config.digest.per_topic, config.digest.min_confidence)
 
@@ -154,7 +160,9 @@ def build_digest(config: Config, store: Store, week: Week, progress: Progress | 
     notes = load_notes(config.digest.notes_dir, week)
     papers = collect(config, store, week, progress, pinned=[k for k in notes.pinned if arxiv_key(k) == k])
     featured = featured_elsewhere(store, week)
-    chosen = choose(config, week, papers, featured, notes, judge(config, store, week, papers, featured))
+    # The editor's drops are never sent to the judge: its requests are capped and cost money.
+    judged = judge(config, store, week, [p for p in papers if p.key not in notes.dropped], featured)
+    chosen = choose(config, week, papers, featured, notes, judged)
     llm: dict[str, str] = {}
     settings = config.commentary.llm
     if settings is not None:

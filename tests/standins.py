@@ -45,20 +45,27 @@ def request_id(prompt: str) -> str:
 class ChatStandIn:
     """An OpenAI-compatible `/v1/chat/completions` that answers from canned replies keyed by the request.
 
-    `replies` maps `request_id(user message)` to the answer's content, or to `"!500"` / `"!slow"` (held past a
-    client's timeout); `answer` decides for requests without a canned reply (None: a 404 error). Every request's
-    user message is kept in `prompts`, in order, so a run can be exported and answered offline.
+    `replies` maps `request_id(user message)` to the answer's content, or to `"!500"`, `"!malformed"` (no
+    choices) or `"!slow"` (held past a client's timeout); `answer` decides for requests without a canned reply
+    (None: a 404 error). Every request (its Authorization header and body) is kept in `calls`, in order, so a run
+    can be checked, or exported and answered offline.
     """
 
     replies: dict[str, str] = field(default_factory=dict)
     answer: Callable[[str], str] | None = None
-    prompts: list[str] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
     slow_seconds: float = 2.0
+    url: str = ""  # the base URL the product is configured with, once served
+
+    @property
+    def prompts(self) -> list[str]:
+        """The user message of every request, in order."""
+        return [str(call["body"]["messages"][-1]["content"]) for call in self.calls]
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         body = json.loads(handler.rfile.read(int(handler.headers["Content-Length"])))
+        self.calls.append({"auth": handler.headers.get("Authorization"), "body": body})
         prompt = body["messages"][-1]["content"]
-        self.prompts.append(prompt)
         reply = self.replies.get(request_id(prompt))
         if reply is None and self.answer is not None:
             reply = self.answer(prompt)
@@ -66,6 +73,8 @@ class ChatStandIn:
             return reply_json(handler, 404, {"error": {"message": "no canned reply for this request"}})
         if reply == "!500":
             return reply_json(handler, 500, {"error": {"message": "the model is overloaded"}})
+        if reply == "!malformed":
+            return reply_json(handler, 200, {"choices": []})
         if reply == "!slow":
             time.sleep(self.slow_seconds)
         usage = {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(reply) // 4}

@@ -44,7 +44,7 @@ def week(arxiv_api: ArxivStandIn) -> None:
 def chat() -> Iterator[ChatStandIn]:
     standin = ChatStandIn()
     with serve(standin.handle) as base:
-        standin.url = f"{base}/v1"  # type: ignore[attr-defined]
+        standin.url = f"{base}/v1"
         yield standin
 
 
@@ -61,7 +61,7 @@ def verdicts(accept: set[str]) -> Callable[[str], str]:
 
 
 def judge_config(chat: ChatStandIn, **extra: object) -> str:
-    settings = {"base_url": chat.url, "model": "judge-1", "timeout_seconds": 1, **extra}  # type: ignore[attr-defined]
+    settings = {"base_url": chat.url, "model": "judge-1", "timeout_seconds": 1, **extra}
     return "selection:\n  judge: " + json.dumps(settings) + "\n"
 
 
@@ -121,7 +121,7 @@ def test_canned_replies_are_keyed_by_the_request(week: None, chat: ChatStandIn, 
     replies = {request_id(p): verdicts(accept={"SPEC", "VIDEO"})(p) for p in chat.prompts}
     replay = ChatStandIn(replies=replies)
     with serve(replay.handle) as base:
-        replay.url = f"{base}/v1"  # type: ignore[attr-defined]
+        replay.url = f"{base}/v1"
         write_config(judge_config(replay, batch_size=1))
         items = digest("--dry-run")
     assert set(items) == {key_of("SPEC"), key_of("VIDEO")}

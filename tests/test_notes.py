@@ -2,10 +2,8 @@
 
 import json
 import logging
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.errors import NotesError
 from bot.notes import parse_notes
-from tests.standins import ArxivStandIn, Entry, reply_json, serve, synthetic_week, week_monday
+from tests.standins import ArxivStandIn, ChatStandIn, Entry, serve, synthetic_week, week_monday
 
 WriteConfig = Callable[..., Path]
 
@@ -93,53 +91,42 @@ def test_bot_notes_writes_a_draft_that_loads_back(
     assert again.exit_code == 1 and "already exists" in again.output
 
 
-@dataclass
-class LLMStandIn:
-    """An OpenAI-compatible `/v1/chat/completions`; answers by the paper title in the prompt."""
-
-    behaviour: dict[str, str] = field(default_factory=dict)  # title word -> ok | 500 | slow | malformed
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    url: str = ""
-
-    def handle(self, handler: BaseHTTPRequestHandler) -> None:
-        body = json.loads(handler.rfile.read(int(handler.headers["Content-Length"])))
-        self.calls.append({"auth": handler.headers.get("Authorization"), "body": body})
-        prompt = body["messages"][-1]["content"]
-        mode = next((m for word, m in self.behaviour.items() if word in prompt), "ok")
-        if mode == "500":
-            return reply_json(handler, 500, {"error": {"message": "boom"}})
-        if mode == "slow":
-            time.sleep(2)
-        if mode == "malformed":
-            return reply_json(handler, 200, {"choices": []})
-        content = ANSWERS.get(mode, "  LLM says: a neat idea.\n")
-        answer = {"choices": [{"message": {"role": "assistant", "content": content}}]}
-        return reply_json(handler, 200, answer)
-
-
-# Answers that break the commentary's shape, as models give them.
+# Answers that break the commentary's shape, as models give them; the stand-in's failure modes.
 ANSWERS = {
     "list": "- Proposes a sampler.\n- Four steps.",
     "refusal": "I'm sorry, but I can't help with that.",
     "preamble": "Here is the commentary: a sampler that needs four steps.",
     "long": "A sampler. " * 40,
     "empty": "   ",
+    "500": "!500",
+    "slow": "!slow",
+    "malformed": "!malformed",
 }
 
 
+def by_title(behaviour: dict[str, str]) -> Callable[[str], str]:
+    """A model that answers by a word of the paper's title in the prompt (title word -> a key of ANSWERS)."""
+
+    def answer(prompt: str) -> str:
+        mode = next((m for word, m in behaviour.items() if word in prompt), "ok")
+        return ANSWERS.get(mode, "  LLM says: a neat idea.\n")
+
+    return answer
+
+
 @pytest.fixture
-def llm() -> Iterator[LLMStandIn]:
-    standin = LLMStandIn()
+def llm() -> Iterator[ChatStandIn]:
+    standin = ChatStandIn(answer=by_title({}))
     with serve(standin.handle) as base:
         standin.url = f"{base}/v1"
         yield standin
 
 
-def test_llm_commentary_with_fallbacks_and_cache(arxiv_api: ArxivStandIn, write_config: WriteConfig, llm: LLMStandIn,
+def test_llm_commentary_with_fallbacks_and_cache(arxiv_api: ArxivStandIn, write_config: WriteConfig, llm: ChatStandIn,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.setenv("LLM_KEY", "sk-secret")
     arxiv_api.entries = synthetic_week(40, week_monday("2023-W18"))
-    llm.behaviour = {"Vision-Language": "500", "Quantization": "slow", "Linear Attention": "malformed"}
+    llm.answer = by_title({"Vision-Language": "500", "Quantization": "slow", "Linear Attention": "malformed"})
     write_config(
         f"commentary:\n  llm: {{base_url: '{llm.url}', model: m1, api_key: '${{LLM_KEY}}', timeout_seconds: 1}}\n"
     )
@@ -177,10 +164,10 @@ def test_fixed_texts_follow_the_language(lang: str, subject: str, also: str) -> 
 
 
 def test_llm_answers_that_break_the_shape_fall_back_and_are_counted(
-    arxiv_api: ArxivStandIn, write_config: WriteConfig, llm: LLMStandIn, caplog: pytest.LogCaptureFixture
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, llm: ChatStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
     arxiv_api.entries = synthetic_week(40, week_monday("2023-W18"))
-    llm.behaviour = {"Vision-Language": "list", "Quantization": "refusal", "Linear Attention": "long"}
+    llm.answer = by_title({"Vision-Language": "list", "Quantization": "refusal", "Linear Attention": "long"})
     write_config(f"commentary:\n  llm: {{base_url: '{llm.url}', model: m1, max_chars: 200}}\n")
     with caplog.at_level(logging.INFO):
         result = CliRunner().invoke(cli, ["digest", "--week", "2023-W18", "--dry-run", "--format", "json"])
