@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 import re
 
+from bot.paper import clean_text
+
 _URL = r"(?:https?://|www\.)\S*[^\s.,;:)\]]"  # a link, without the punctuation after it
 # "with code publicly available at <url>", "Our code and models are released at <url>.": the clause goes whole
 _LINK_CLAUSE = (
@@ -126,8 +128,8 @@ def _without_links(text: str) -> str:
 
 
 def safe_line(text: str) -> str:
-    """One line of commentary: whitespace folded, never starting with `http` or `#`."""
-    line = " ".join(text.split()).lstrip("#").lstrip()
+    """One line of commentary (a model's, an editor's): `clean_text`, never starting with `http` or `#`."""
+    line = clean_text(text).lstrip("#").lstrip()
     return f"→ {line}" if line.lower().startswith("http") else line
 
 

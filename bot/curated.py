@@ -36,11 +36,15 @@ def fetch(config: Config, week: Week, states: dict[str, dict[str, Any]] | None =
     timeout = max((feed.timeout_seconds for feed in config.sources.feeds), default=30.0)
     with httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT}) as client:
         for feed in config.sources.feeds:
-            if feed.kind == "hf_daily":
-                results.append(fetch_hf_daily(client, feed, week))
-            else:
-                state = (states or {}).get(feed.name, {})
-                results.append(fetch_rss(client, feed, state.get("etag"), state.get("modified")))
+            state = (states or {}).get(feed.name, {})
+            try:
+                if feed.kind == "hf_daily":
+                    results.append(fetch_hf_daily(client, feed, week))
+                else:
+                    results.append(fetch_rss(client, feed, state.get("etag"), state.get("modified")))
+            except Exception as error:  # each feed fails alone, whatever it sent: the digest goes out
+                log.exception("feed %s: unexpected failure", feed.name)
+                results.append(FeedResult(feed.name, error=f"unexpected {type(error).__name__}: {error}"))
     return results
 
 

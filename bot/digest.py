@@ -37,7 +37,8 @@ class DigestItem:
         object.__setattr__(self, "title", inert(self.title))
         object.__setattr__(self, "authors", tuple(inert(a) for a in self.authors))
         object.__setattr__(self, "commentary", inert(self.commentary))
-        object.__setattr__(self, "sources", tuple(inert(s) for s in self.sources))
+        for name in ("sources", "categories", "topics", "tags"):
+            object.__setattr__(self, name, tuple(inert(s) for s in getattr(self, name)))
 
     @classmethod
     def from_paper(cls, paper: Paper, commentary: str) -> DigestItem:

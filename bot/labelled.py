@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import BotError
-from bot.paper import Paper, abs_url, arxiv_key, clean_text
+from bot.paper import Paper, abs_url, arxiv_key
 
 
 def paper_from_record(record: dict[str, Any], where: str) -> Paper:
@@ -21,9 +21,9 @@ def paper_from_record(record: dict[str, Any], where: str) -> Paper:
     key = arxiv_key(str(record.get("arxiv_id") or record.get("key") or "")) or where
     return Paper(
         key=key,
-        title=clean_text(title),
+        title=title,
         authors=(),
-        abstract=clean_text(abstract),
+        abstract=abstract,
         url=abs_url(key),
         published=datetime.now(UTC),
         categories=tuple(str(c) for c in categories),

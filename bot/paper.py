@@ -66,8 +66,9 @@ _LINK_SAFE = ":/?#[]@!$&'()*+,;=%~"  # what stays as it is in a link; anything e
 
 
 def inert(text: str) -> str:
-    """Text without terminal escapes, control characters (newlines and tabs kept), bidi or zero-width ones."""
-    return _INVISIBLE.sub("", text)
+    """Text without terminal escapes, control characters (newlines and tabs kept), bidi or zero-width ones, lone
+    surrogates or non-characters."""
+    return text if text.isprintable() else _INVISIBLE.sub("", _UNSTORABLE.sub("", text))
 
 
 def safe_link(url: str) -> str | None:
@@ -81,6 +82,12 @@ def safe_link(url: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return quote(parts._replace(scheme=parts.scheme.lower()).geturl(), safe=_LINK_SAFE)
+
+
+_TEXT_FIELDS = ("key", "title", "abstract", "url", "comment")
+_TEXT_TUPLES = ("authors", "categories", "sources", "tags")
+_TRAILING_PERIOD = re.compile(r"(?<![.\s])\.$")
+MAX_COUNT = 10**9  # upvotes and the like are clamped here
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,24 @@ class Paper:
     centrality: dict[str, float] = field(default_factory=dict, compare=False)  # topic → 0..1, see classify
     rank: dict[str, float | str] = field(default_factory=dict, compare=False)  # ranking components, see selection
     tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # The one boundary for a paper's text and numbers: whatever a feed, the arXiv API, a notes file or an
+        # older store handed over, a Paper holds only what every store write and renderer can carry.
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            clean = clean_text(value)
+            if name == "title":
+                clean = _TRAILING_PERIOD.sub("", clean)  # "... for Video Diffusion Models." is no sentence
+            if clean is not value:
+                object.__setattr__(self, name, clean)
+        for name in _TEXT_TUPLES:
+            values = getattr(self, name)
+            clean_values = tuple(filter(None, map(clean_text, values)))
+            if clean_values != values:
+                object.__setattr__(self, name, clean_values)
+        if not 0 <= self.upvotes <= MAX_COUNT:  # JSON stores hold 64-bit integers; a feed may claim 10**30
+            object.__setattr__(self, "upvotes", min(max(int(self.upvotes), 0), MAX_COUNT))
 
     @property
     def is_arxiv(self) -> bool:

@@ -18,7 +18,7 @@ from bot.errors import BotError, ConfigError, SourceError
 from bot.judge import NOBODY, Judged, judge_week
 from bot.ledger import Ledger
 from bot.notes import Note, Notes, load_notes, notes_path
-from bot.paper import Paper, arxiv_key, clean_text, merge_all, safe_link
+from bot.paper import Paper, arxiv_key, merge_all, safe_link
 from bot.render import render_notes
 from bot.selection import Ranked, explain, in_digest_order, ranked_topics, select
 from bot.sources import arxiv as arxiv_source
@@ -135,7 +135,7 @@ def _editor_tags(note: Note | None, tags: tuple[str, ...]) -> tuple[str, ...]:
 
 def editor_item(key: str, note: Note, week: Week) -> Paper:
     """A paper the editor adds by link (a blog post, a project page)."""
-    return Paper(key=key, title=clean_text(note.title or key), authors=tuple(note.authors), abstract="", url=key,
+    return Paper(key=key, title=note.title or key, authors=tuple(note.authors), abstract="", url=key,
                  published=week.start, sources=("editor",))  # fmt: skip
 
 

@@ -64,6 +64,10 @@ def next_runs(config: Config, now: datetime) -> dict[str, datetime]:
     return runs
 
 
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
 class Service:
     """The scheduler around one open store."""
 
@@ -85,17 +89,24 @@ class Service:
         """
         self._job("publish", self._publish_due, alert=False)
 
-    def _publish_due(self) -> None:
-        due = due_week(datetime.now(UTC), self.config.schedule.publish)
+    def _publish_due(self) -> str | None:
         problems = []
-        for week in weeks_to_publish(self.store, due):
+        try:
+            weeks = weeks_to_publish(self.store, due_week(datetime.now(UTC), self.config.schedule.publish))
+        except Exception as error:  # (a store that cannot be read): alerted and retried like any failed week
+            log.exception("publish: cannot tell which weeks are due")
+            weeks, problems = [], [f"publish failed: {_describe(error)}"]
+        for week in weeks:
             if self.stopping.is_set():
-                return  # a shutdown is no failure to retry
+                return None  # a shutdown is no failure to retry
             log.info("publish %s: started", week)
             try:
                 problem = self._publish(week)
             except BotError as error:
                 problem = f"publishing {week} failed: {error}"
+            except Exception as error:  # a bug or an input nothing foresaw: alerted and retried, never silent
+                log.exception("publish %s failed unexpectedly", week)
+                problem = f"publishing {week} failed unexpectedly: {_describe(error)}"
             (log.error if problem else log.info)("publish %s: %s", week, problem or "done")
             problems += [problem] if problem else []
         self._rebuild_archive()
@@ -103,9 +114,9 @@ class Service:
             if self.failures:
                 log.info("publish succeeded after %d failed attempt(s)", self.failures)
             self.failures = 0
-            return
+            return None
         if self.stopping.is_set():
-            return
+            return None
         self.failures += 1
         wait = min(self.config.schedule.retry_seconds * 2 ** (self.failures - 1), MAX_RETRY_SECONDS)
         log.warning("publish failed (%d in a row); retrying in %.0f s", self.failures, wait)
@@ -114,6 +125,7 @@ class Service:
         if self.scheduler is not None:
             when = datetime.now(UTC) + timedelta(seconds=wait)
             self.scheduler.add_job(self.publish_due, "date", run_date=when, id="retry", replace_existing=True)
+        return "; ".join(problems)
 
     def _rebuild_archive(self) -> None:
         """Rebuild the public archive when `archive.out_dir` is set; a failure is logged, never a failed publish."""
@@ -126,6 +138,9 @@ class Service:
             report = build_archive(self.store, self.config, Path(out_dir))
         except BotError as error:
             log.error("archive: %s", error)
+            return
+        except Exception:  # the archive fails alone: the week is delivered already
+            log.exception("archive: the build failed unexpectedly; the digest was delivered all the same")
             return
         log.info("archive: %d weeks, %d pages in %s", report.weeks, report.pages, report.out_dir)
 
@@ -173,13 +188,13 @@ class Service:
             try:
                 log.info("%s: started", name)
                 problem = work()
-                log.info("%s: done", name)
+                (log.error if problem else log.info)("%s: %s", name, "failed" if problem else "done")
             except BotError as error:
                 log.error("%s failed: %s", name, error)
                 problem = f"{name} failed: {error}"
             except Exception as error:
                 log.exception("%s failed unexpectedly", name)
-                problem = f"{name} failed unexpectedly: {type(error).__name__}: {error}"
+                problem = f"{name} failed unexpectedly: {_describe(error)}"
             finally:
                 self.idle.set()
             if problem and alert:

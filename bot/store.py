@@ -53,6 +53,7 @@ class AtomicJSONStorage(Storage):
         self._dirty = False
         self.defer_backup = False  # set by `Store.without_backup()`
         self._not_backed_up: bytes | None = None  # the content written last, until the backup has it too
+        self.on_revert: Callable[[], None] = lambda: None  # told when a failed write took the data back
 
     def read(self) -> dict[str, Any] | None:
         """The whole database; loaded from disk once."""
@@ -77,12 +78,19 @@ class AtomicJSONStorage(Storage):
         """
         if not self._dirty or self._data is None:
             return
-        # orjson: a store of 10,000 readers is ~2.5 MB, rewritten once a batch; json.dumps took 10x as long.
-        content = orjson.dumps(self._data, option=orjson.OPT_NON_STR_KEYS)
         try:
+            # orjson: a store of 10,000 readers is ~2.5 MB, rewritten once a batch; json.dumps took 10x as long.
+            content = orjson.dumps(self._data, option=orjson.OPT_NON_STR_KEYS)
             _write_atomically(self.path, content)
-        except OSError as error:
-            raise StoreError(f"cannot write the store {self.path}: {error.strerror or error}; "
+        except (OSError, orjson.JSONEncodeError) as error:
+            # All or nothing in memory as on disk: TinyDB changed `_data` in place before this write, so a row
+            # that cannot be written (a lone surrogate, an integer past 64 bits) would stay in the table and
+            # fail every later write. Going back to the file's state undoes the whole failed batch.
+            self._data = load_json(self.path) if self.path.exists() else None
+            self._dirty = False
+            self.on_revert()
+            reason = error.strerror if isinstance(error, OSError) else f"a value it cannot hold ({error})"
+            raise StoreError(f"cannot write the store {self.path}: {reason or error}; "
                              "it keeps its last good state") from None  # fmt: skip
         self._dirty = False
         self._not_backed_up = content
@@ -343,6 +351,12 @@ class Store:
             finally:
                 self._storage.defer_backup = False
 
+    def _forget_queries(self) -> None:
+        # TinyDB caches query results per table; after a reverted write they may describe rows that are gone.
+        if self.db is not None:
+            for table in self.db._tables.values():
+                table.clear_cache()
+
     def size_bytes(self) -> int:
         """The file's size on disk (0 before the first write)."""
         return self.path.stat().st_size if self.path.exists() else 0
@@ -377,6 +391,7 @@ class _StorageFactory:
 
     def __call__(self, path: str) -> AtomicJSONStorage:
         storage = _ReadOnlyStorage(path) if self.store.read_only else AtomicJSONStorage(path)
+        storage.on_revert = self.store._forget_queries
         self.store._storage = storage
         return storage
 

@@ -103,7 +103,7 @@ def _entry_paper(entry: Any) -> Paper | None:
         if tag in _TEXT_FIELDS:
             fields[tag] = child.text or ""
         elif tag == _AUTHOR:
-            authors += [clean_text(name.text or "") for name in child.iterchildren(_NAME)]
+            authors += [name.text or "" for name in child.iterchildren(_NAME)]
         elif tag == _CATEGORY and (term := child.get("term")):
             categories.append(term)
     entry_id = fields.get(_ID, "")
@@ -118,14 +118,14 @@ def _entry_paper(entry: Any) -> Paper | None:
     notes = (fields.get(_COMMENT), fields.get(_JOURNAL_REF))
     return Paper(
         key=key,
-        title=clean_text(fields.get(_TITLE, "")),
+        title=fields.get(_TITLE, ""),
         authors=tuple(authors),
-        abstract=clean_text(fields.get(_SUMMARY, "")),
+        abstract=fields.get(_SUMMARY, ""),
         url=abs_url(key),
         published=published,
         categories=tuple(categories),
         sources=(ARXIV_SOURCE,),
-        comment=clean_text(" ".join(filter(None, notes))),
+        comment=" ".join(filter(None, notes)),
     )
 
 

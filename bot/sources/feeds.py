@@ -63,7 +63,10 @@ def _entry_time(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         parsed = entry.get(key)
         if parsed:
-            return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+            try:
+                return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+            except (OverflowError, ValueError, OSError):  # a date past year 9999 or before the epoch's range
+                return None
     return None
 
 
@@ -71,7 +74,7 @@ def _entry_authors(entry: Any) -> tuple[str, ...]:
     names = [a.get("name", "") for a in entry.get("authors", []) if a.get("name")]
     if len(names) == 1 and "," in names[0]:  # arXiv RSS: one comma-joined dc:creator
         names = names[0].split(",")
-    return tuple(clean_text(n) for n in names if n.strip())
+    return tuple(names)
 
 
 def papers_from_feed(parsed: Any, feed: FeedConfig, now: datetime) -> list[Paper]:
@@ -134,22 +137,22 @@ def papers_from_hf(data: Any, feed: FeedConfig) -> list[Paper]:
     for raw in data[: feed.max_items]:
         try:
             row = _HFRow.model_validate(raw)
-        except ValidationError:
+            published = (row.paper.publishedAt or row.publishedAt or datetime.now(UTC)).astimezone(UTC)
+        except (ValidationError, OverflowError):  # (9999-12-31T23:59:59-14:00 is past the last UTC year)
             skipped += 1
             continue
         key = arxiv_key(row.paper.id)
         if key is None:
             skipped += 1
             continue
-        published = row.paper.publishedAt or row.publishedAt or datetime.now(UTC)
         papers.append(
             Paper(
                 key=key,
-                title=clean_text(row.paper.title or row.title),
-                authors=tuple(clean_text(a.name) for a in row.paper.authors if a.name.strip()),
-                abstract=clean_text(row.paper.summary),
+                title=row.paper.title or row.title,
+                authors=tuple(a.name for a in row.paper.authors),
+                abstract=row.paper.summary,
                 url=abs_url(key),
-                published=published.astimezone(UTC),
+                published=published,
                 sources=(feed.name,),
                 upvotes=row.paper.upvotes,
                 hf_daily=feed.weight,
@@ -239,10 +242,29 @@ def _private(host: str) -> bool:
     return any(not address.is_global for address in _addresses(host))
 
 
-def fetch_rss(client: httpx.Client, feed: FeedConfig, etag: str | None, modified: str | None) -> FeedResult:
-    """One conditional GET of an RSS / Atom feed."""
+# A character reference to a surrogate or past U+10FFFF makes feedparser's loose parser raise
+# (UnicodeEncodeError), losing the whole feed for one character: it becomes U+FFFD, which clean_text keeps.
+_CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);")
+
+
+def _storable_charref(match: re.Match[bytes]) -> bytes:
+    number = match.group(1)[:12]  # (a longer number is past U+10FFFF anyway)
+    code = int(number[1:], 16) if number[:1] in b"xX" else int(number)
+    return match.group(0) if code < 0xD800 or 0xDFFF < code <= 0x10FFFF else b"&#xFFFD;"
+
+
+def parse_feed(content: bytes, content_type: str, url: str) -> Any:
+    """feedparser's result for a feed's bytes, references to characters no text can hold replaced by U+FFFD."""
     import feedparser
 
+    return feedparser.parse(
+        _CHARREF.sub(_storable_charref, content),
+        response_headers={"content-type": content_type, "content-location": url},
+    )
+
+
+def fetch_rss(client: httpx.Client, feed: FeedConfig, etag: str | None, modified: str | None) -> FeedResult:
+    """One conditional GET of an RSS / Atom feed."""
     headers = {"If-None-Match": etag} if etag else {}
     if modified:
         headers["If-Modified-Since"] = modified
@@ -254,13 +276,10 @@ def fetch_rss(client: httpx.Client, feed: FeedConfig, etag: str | None, modified
         return FeedResult(feed.name, etag=etag, modified=modified, not_modified=True)
     if response.status_code != 200:
         return FeedResult(feed.name, error=f"HTTP {response.status_code}")
-    parsed = feedparser.parse(
-        response.content,
-        response_headers={
-            "content-type": response.headers.get("content-type", ""),
-            "content-location": response.url,
-        },
-    )
+    try:
+        parsed = parse_feed(response.content, response.headers.get("content-type", ""), response.url)
+    except Exception as error:  # feedparser's loose parser can raise on input it cannot decode
+        return FeedResult(feed.name, error=f"malformed feed: {type(error).__name__}: {error}")
     if not parsed.version and not parsed.entries:
         return FeedResult(feed.name, error="not a feed (HTML or unknown format)")
     if parsed.bozo and not parsed.entries:
