@@ -91,6 +91,9 @@ class TopicConfig(_Strict):
     phrases: list[str] = []  # plain phrases (no regular expressions); each is a cue a title mention makes whole
 
 
+_RETRY_AFTER = "a longer 429 wait defers the channel to the next run instead of holding the others"
+
+
 class TelegramConfig(_Strict):
     token: str
     chat_id: ChatId
@@ -98,6 +101,7 @@ class TelegramConfig(_Strict):
     min_interval_seconds: float = Field(1.0, ge=0, le=HOUR)
     max_retries: int = Field(5, ge=0)
     timeout_seconds: float = Field(30.0, gt=0, le=HOUR)
+    max_retry_after_seconds: float = Field(300.0, ge=0, le=24 * HOUR, description=_RETRY_AFTER)
     # Readers who message the bot (`bot run`): /start, /topics, /lang, /stop, /last, /help.
     subscriptions: bool = True
     webhook_url: str | None = None  # public https URL Telegram posts updates to; unset: long polling
@@ -113,6 +117,7 @@ class SlackConfig(_Strict):
     base_url: str = "https://slack.com/api/"
     max_retries: int = Field(5, ge=0)
     timeout_seconds: float = Field(30.0, gt=0, le=HOUR)
+    max_retry_after_seconds: float = Field(300.0, ge=0, le=24 * HOUR, description=_RETRY_AFTER)
 
 
 class EmailConfig(_Strict):
@@ -124,6 +129,7 @@ class EmailConfig(_Strict):
     sender: str
     recipients: list[str] = []
     unsubscribe_url: str | None = Field(None, pattern=r"^https://", description="one-click unsubscribe endpoint")
+    smtputf8: bool = Field(False, description="the server offers SMTPUTF8: readers' addresses may be non-ASCII")
     ca_file: str | None = None
     max_retries: int = Field(3, ge=0)
     backoff_seconds: float = Field(5.0, ge=0, le=HOUR)

@@ -57,12 +57,21 @@ class NotesError(BotError):
 class DeliveryError(BotError):
     """A channel failed to deliver a part."""
 
-    def __init__(self, message: str, *, ambiguous: bool = False, gone: bool = False) -> None:
+    def __init__(self, message: str, *, ambiguous: bool = False, gone: bool = False, reader: bool = False,
+                 later: bool = False, deferred: bool = False) -> None:  # fmt: skip
         super().__init__(message)
         # The remote side may have received it (a timeout after sending): the ledger keeps it pending.
         self.ambiguous = ambiguous
         # The recipient cannot be reached again (a reader who blocked the bot, a mailbox that does not exist).
         self.gone = gone
+        # The service is up and refused this one recipient (a chat not found, an address it will not take):
+        # that reader's failure, never a sign that the service is down.
+        self.reader = reader or gone
+        # ... and only for now (a 450 mailbox busy): asked again once the other readers have theirs.
+        self.later = later
+        # The service asked to wait longer than the channel's `max_retry_after_seconds`: the rest of the
+        # channel waits for the next run instead of holding the other channels.
+        self.deferred = deferred
 
 
 class UnreachableError(SourceError):

@@ -10,6 +10,7 @@ which `delivery.on_ambiguous` settles on the next run (a private chat cannot be 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
@@ -22,6 +23,7 @@ from bot.channels.base import Channel, Part
 from bot.config import Config
 from bot.digest import Digest
 from bot.errors import BotError, DeliveryError, StoreError
+from bot.paper import inert
 from bot.store import Q, Store
 from bot.week import LANGUAGES, Week
 
@@ -72,11 +74,38 @@ def parse_reader(text: str) -> tuple[str, str]:
     return "email", text.strip()
 
 
-def check_email(address: str) -> str:
-    """The address if it looks deliverable (one @, a dot in the domain, no spaces or list separators)."""
-    if not _EMAIL.match(address):
+def check_email(address: str, smtputf8: bool = False) -> str:
+    """The address as the bot keeps it: surrounding space gone, domain in IDNA, everything in lower case; a
+    BotError saying why when it is no deliverable address (controls, spaces, list separators, no dotted
+    domain) or, without `smtputf8`, its local part is not ASCII (SMTP without SMTPUTF8 cannot carry it)."""
+    import idna
+
+    address = address.strip()
+    if not address.isprintable() or inert(address) != address:
+        raise BotError(f"{shown(address)!r} is not an email address: it holds control or invisible characters")
+    local, _, domain = address.rpartition("@")
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii") if domain else domain
+    except idna.IDNAError as error:
+        raise BotError(f"{address!r} is not an email address: its domain is not valid ({error})") from None
+    normal = f"{local}@{domain}".lower()
+    if not _EMAIL.match(normal):
         raise BotError(f"{address!r} is not an email address")
-    return address
+    if not local.isascii() and not smtputf8:
+        raise BotError(f"{address!r} cannot be sent to: its local part is not ASCII, which needs a mail server "
+                       "with SMTPUTF8 (set channels.email.smtputf8: true if yours offers it)")  # fmt: skip
+    return normal
+
+
+def shown(address: str) -> str:
+    """An address as a terminal may print it: control and invisible characters written as escapes."""
+    return "".join(c if c.isprintable() and inert(c) else c.encode("unicode_escape").decode() for c in address)
+
+
+def unescaped(text: str) -> str:
+    """The inverse of `shown`: an address as `subscribers list` printed it, back to the stored one."""
+    return re.sub(r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}|[ntr])", lambda m: m.group(0).encode().decode(
+        "unicode_escape"), text)  # fmt: skip
 
 
 def check_topics(topics: Iterable[str], config: Config) -> tuple[str, ...]:
@@ -111,7 +140,8 @@ class Subscribers:
     ) -> Subscriber:
         """Subscribe (every topic unless given), or update and reactivate a reader already known."""
         if kind == "email":
-            address = check_email(address)
+            email = self.config.channels.email
+            address = check_email(address, smtputf8=email is not None and email.smtputf8)
         chosen = check_topics(topics, self.config) if topics is not None else tuple(self.config.topics)
         if not chosen:
             raise BotError("choose at least one topic")
@@ -131,8 +161,13 @@ class Subscribers:
         self.table.upsert(reader.to_row(), (Q.kind == reader.kind) & (Q.address == reader.address))
 
     def remove(self, kind: str, address: str) -> bool:
-        """Unsubscribe; whether the reader was there."""
-        return bool(self.table.remove((Q.kind == kind) & (Q.address == address)))
+        """Unsubscribe (the address as given, as `list` shows it, or as `add` would keep it); whether the reader
+        was there."""
+        forms = {address, unescaped(address)}
+        if kind == "email":
+            with contextlib.suppress(BotError):
+                forms.add(check_email(address, smtputf8=True))
+        return bool(self.table.remove((Q.kind == kind) & Q.address.one_of(sorted(forms))))
 
     def deactivate(self, readers: dict[str, str]) -> None:
         """Mark readers (id → why) inactive, in one store write."""
@@ -265,13 +300,17 @@ def deliver_to_readers(
         todo = [r for r in todo if r.id not in set(left)]
     parts_of = _Renderer(channel, digest, config)
     gone: dict[str, str] = {}
-    trouble = tried = 0  # failures in a row; readers tried
+    later: list[Subscriber] = []  # refused for now (a 450): asked again once, after every other reader
+    retried = False  # whether `later` is queued as the last batch
+    trouble = tried = 0  # failures in a row that say the service is down; readers tried
     batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
     if should_stop is not None and should_stop():
         batches, report.unreached = [], len(todo)
     if batches:
         roster.mark_pending([r.id for r in batches[0]])
-    for number, batch in enumerate(batches):
+    number = 0
+    while number < len(batches):
+        batch = batches[number]
         ids = [r.id for r in batch]
         sent: list[str] = []
         failed: dict[str, str] = {}
@@ -290,16 +329,21 @@ def deliver_to_readers(
                     for part in parts:
                         channel.send(part)
                 except DeliveryError as error:
+                    log.error("%s %s reader %s failed: %s", channel.name, week, reader.id, error)
                     if error.gone:
                         gone[reader.id] = failed[reader.id] = str(error)
-                        continue
-                    trouble += 1
-                    log.error("%s %s reader %s failed: %s", channel.name, week, reader.id, error)
-                    if error.ambiguous:  # left pending: delivery.on_ambiguous decides on the next run
+                    elif error.ambiguous:  # left pending: delivery.on_ambiguous decides on the next run
+                        trouble += 1
                         ambiguous.add(reader.id)
                     else:
+                        # A refusal that names the reader says the service is up: it never counts as trouble.
+                        trouble = GIVE_UP_AFTER if error.deferred else trouble + (not error.reader)
                         failed[reader.id] = str(error)
-                        report.failed.append(f"{reader.id}: {error}")
+                        if error.later and not retried:
+                            later.append(reader)
+                            tried -= 1  # (counted when it is asked again)
+                        else:
+                            report.failed.append(f"{reader.id}: {error}")
                     continue
                 trouble = 0
                 report.sent += 1
@@ -308,6 +352,9 @@ def deliver_to_readers(
             _settle(roster, ids, sent, failed, ambiguous, channel.name, week)
             raise
         stopping = (should_stop is not None and should_stop()) or trouble >= GIVE_UP_AFTER
+        if number + 1 == len(batches) and later and not retried and not stopping:
+            batches.append(later)  # the readers refused for now, once more, after everyone else
+            retried = True
         following = batches[number + 1] if number + 1 < len(batches) and not stopping else []
         # One write records this batch and marks the next one pending, right before its first message.
         _settle(roster, ids, sent, failed, ambiguous, channel.name, week, [r.id for r in following])
@@ -315,6 +362,7 @@ def deliver_to_readers(
         if stopping:
             report.unreached = len(todo) - tried
             break
+        number += 1
     report.gone = len(gone)
     Subscribers(store, config).deactivate(gone)
     return report

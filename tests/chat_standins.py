@@ -63,6 +63,7 @@ class TelegramStandIn:
     chats: dict[str, list[str]] = field(default_factory=dict)  # chat id → visible texts accepted
     markups: dict[tuple[str, int], Any] = field(default_factory=dict)  # (chat, message id) → inline keyboard
     blocked: set[str] = field(default_factory=set)  # chats whose reader blocked the bot
+    missing: set[str] = field(default_factory=set)  # chat ids Telegram does not know (400 "chat not found")
     answered: list[str] = field(default_factory=list)  # callback query ids answered
     webhook: str = ""
     rejected: list[str] = field(default_factory=list)
@@ -126,6 +127,8 @@ class TelegramStandIn:
             if str(params.get("chat_id")) in self.blocked:
                 return reply_json(handler, 403, {"ok": False, "error_code": 403,
                                                  "description": "Forbidden: bot was blocked by the user"})  # fmt: skip
+            if str(params.get("chat_id")) in self.missing:
+                return self._bad(handler, "Bad Request: chat not found")
             if self.rate_limits and (wait := self._over_limit(str(params.get("chat_id")))):
                 return self._too_many(handler, wait)
             self._posts += 1

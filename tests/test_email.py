@@ -29,15 +29,21 @@ def free_port() -> int:
 
 @dataclass
 class Mailbox:
-    """An aiosmtpd handler: keeps messages, refuses `refuse` permanently, answers 451 `busy` times."""
+    """An aiosmtpd handler: keeps messages, refuses `refuse` permanently, answers `answers` (address → reply)
+    and 451 `busy` times."""
 
     refuse: set[str] = field(default_factory=set)
+    answers: dict[str, str] = field(default_factory=dict)
     busy: int = 0
     messages: list[Any] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)  # every RCPT address, in order
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        self.asked.append(address)
         if address in self.refuse:
             return "550 5.1.1 No such user"
+        if address in self.answers:
+            return self.answers[address]
         if self.busy:
             self.busy -= 1
             return "451 4.3.0 Try again later"

@@ -45,6 +45,7 @@ class _HeaderClasses(HeaderRegistry):
 
 _POLICY = _policy.default.clone(header_factory=_HeaderClasses())
 _WIRE = _POLICY.clone(linesep="\r\n")  # smtplib turns \n into \r\n only in str messages, not in bytes
+_WIRE_UTF8 = _WIRE.clone(utf8=True)  # for a reader whose address is not ASCII (RFC 6531, SMTPUTF8)
 
 _DEFAULT_PORTS = {"none": 25, "starttls": 587, "ssl": 465}
 UNSUBSCRIBE = {
@@ -138,11 +139,18 @@ class EmailChannel(Channel):
         before the message was handed over. A connection lost or timed out while the message was being
         handed over may have delivered it: that is ambiguous, never resent in the same run."""
         msg = self.message(part.payload)
-        data = msg.as_bytes(policy=_WIRE)  # before the pending mark: a kill while encoding loses nothing
+        utf8 = not part.payload["to"].isascii()
+        reader = bool(part.payload.get("token"))
+        # Encoded before the pending mark: a kill while encoding loses nothing.
+        data = msg.as_bytes(policy=_WIRE_UTF8 if utf8 else _WIRE)
         for attempt in range(self.settings.max_retries + 1):
             try:
                 smtp = self._session()
-                self._envelope(smtp, part.payload["to"])
+                smtp.ehlo_or_helo_if_needed()
+                if utf8 and not smtp.has_extn("smtputf8"):
+                    raise DeliveryError(f"{part.id} refused: the address is not ASCII and {self.settings.host} "
+                                        "does not offer SMTPUTF8", reader=True)  # fmt: skip
+                self._envelope(smtp, part.payload["to"], utf8)
                 hooks.before_request()  # sender and recipient accepted: only the message itself is left to send
                 try:
                     code, answer = smtp.data(data)
@@ -156,12 +164,15 @@ class EmailChannel(Channel):
                 return str(msg["Message-ID"])
             except smtplib.SMTPRecipientsRefused as error:  # the connection stays usable (smtplib sent RSET)
                 code, reason = next(iter(error.recipients.values()))
-                if code < 500 and attempt < self.settings.max_retries:
+                # A reader's refusal for now (450 mailbox busy) is asked again after the other readers, not
+                # waited for here; the operator's own recipients are waited for.
+                if code < 500 and attempt < self.settings.max_retries and not reader:
                     self._retry_later(hooks, attempt)
                     continue
                 # A reader's mailbox that does not exist (550/551/553) is not tried again every week.
-                gone = code in (550, 551, 553) and bool(part.payload.get("token"))
-                raise DeliveryError(f"{part.id} refused: {code} {reason.decode(errors='replace')}", gone=gone) from None
+                gone = code in (550, 551, 553) and reader
+                raise DeliveryError(f"{part.id} refused: {code} {reason.decode(errors='replace')}", gone=gone,
+                                    reader=reader, later=code < 500) from None  # fmt: skip
             except smtplib.SMTPResponseException as error:
                 self._drop()
                 if error.smtp_code < 500 and attempt < self.settings.max_retries:
@@ -179,12 +190,11 @@ class EmailChannel(Channel):
                 raise DeliveryError(f"{part.id}: {type(error).__name__}: {error}") from None
         raise AssertionError("unreachable")
 
-    def _envelope(self, smtp: smtplib.SMTP, recipient: str) -> None:
+    def _envelope(self, smtp: smtplib.SMTP, recipient: str, utf8: bool) -> None:
         """MAIL FROM and RCPT TO, as `send_message` does them, but apart from DATA: a failure here left
         nothing on its way, so the part is marked pending only for DATA (a kill before it loses nothing)."""
-        smtp.ehlo_or_helo_if_needed()
         sender = parseaddr(self.settings.sender)[1]
-        code, answer = smtp.mail(sender)
+        code, answer = smtp.mail(sender, ["SMTPUTF8"] if utf8 else [])
         if code != 250:
             smtp.rset()
             raise smtplib.SMTPSenderRefused(code, answer, sender)

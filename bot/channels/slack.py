@@ -101,6 +101,9 @@ class SlackChannel(Channel):
             try:
                 return self._post(part.payload)
             except _RateLimited as limited:
+                if limited.seconds > self.settings.max_retry_after_seconds:
+                    raise DeliveryError(f"rate limited for {limited.seconds:g} s (over max_retry_after_seconds): "
+                                        "deferred to the next run", deferred=True) from None  # fmt: skip
                 if attempt == self.settings.max_retries:
                     raise DeliveryError(f"rate limited (retry after {limited.seconds:g} s), gave up") from None
                 hooks.refused(f"rate limited, retrying in {limited.seconds:g} s")

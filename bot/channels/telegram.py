@@ -182,6 +182,9 @@ class TelegramChannel(Channel):
             except RetryAfter as error:
                 delay = error.retry_after
                 seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+                if seconds > self.settings.max_retry_after_seconds:
+                    raise DeliveryError(f"rate limited for {seconds:g} s (over max_retry_after_seconds): "
+                                        "deferred to the next run", deferred=True) from None  # fmt: skip
                 if attempt == self.settings.max_retries:
                     raise DeliveryError(f"rate limited (retry after {seconds:g} s), gave up") from None
                 hooks.refused(f"rate limited, retrying in {seconds:g} s")
@@ -192,7 +195,9 @@ class TelegramChannel(Channel):
             except Forbidden as error:  # blocked by a reader, or the bot was removed from the chat
                 raise DeliveryError(f"Telegram refused the message: {error.message}", gone=bool(chat)) from None
             except (BadRequest, InvalidToken) as error:
-                raise DeliveryError(f"Telegram refused the message: {error.message}") from None
+                # "chat not found" names a reader's chat: theirs to fix, not a sign that Telegram is down
+                about_chat = bool(chat) and isinstance(error, BadRequest) and _NAMES_A_CHAT.search(error.message)
+                raise DeliveryError(f"Telegram refused the message: {error.message}", reader=bool(about_chat)) from None
             except NetworkError as error:
                 # Only a connection that never opened is safe to retry; "Server disconnected" after the
                 # request left may have delivered it: never guess.
@@ -217,6 +222,9 @@ class TelegramChannel(Channel):
             self._loop.close()
             self._loop = None
             self._bot = None
+
+
+_NAMES_A_CHAT = re.compile(r"chat not found|user not found|chat_id|peer_id_invalid|user is deactivated", re.I)
 
 
 def _send_message_kwargs(chat: str, text: str) -> dict[str, object]:
