@@ -44,7 +44,8 @@ class ArxivConfig(_Strict):
     categories: list[str] = ["cs.CL", "cs.LG", "cs.CV", "cs.AI"]
     delay_seconds: float = Field(3.0, ge=0, le=HOUR)
     page_size: int = Field(2000, ge=1, le=2000)
-    timeout_seconds: float = Field(60.0, gt=0, le=HOUR)
+    timeout_seconds: float = Field(60.0, gt=0, le=HOUR, description="wall-clock bound for one whole request")
+    max_bytes: int = Field(64_000_000, ge=100_000, le=1_000_000_000, description="of one page, gzip undone")
     retries: int = Field(4, ge=0, le=20)
     backoff_seconds: float = Field(10.0, ge=0, le=HOUR, description="first retry wait; doubles on each retry")
 
@@ -181,7 +182,8 @@ class EndpointConfig(_Strict):
     base_url: str
     model: str
     api_key: str | None = None
-    timeout_seconds: float = Field(60.0, gt=0, le=HOUR)
+    timeout_seconds: float = Field(60.0, gt=0, le=HOUR, description="wall-clock bound for one whole request")
+    max_bytes: int = Field(2_000_000, ge=10_000, le=100_000_000, description="of one answer, gzip undone")
     concurrency: int = Field(4, ge=1, le=64)
 
 

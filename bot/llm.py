@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
 from collections import Counter
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from bot.bounded import Body
 from bot.commentary import safe_line
 from bot.config import EndpointConfig, LLMConfig
 from bot.paper import Paper
@@ -87,10 +89,20 @@ async def _ask(client: httpx.AsyncClient, config: EndpointConfig, system: str, t
                limit: asyncio.Semaphore) -> Answer:  # fmt: skip
     body = {"model": config.model, "temperature": 0.2,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": text}]}  # fmt: skip
-    async with limit:
-        response = await client.post("chat/completions", json=body)
+    # The whole call within `timeout_seconds` (httpx's timeout bounds each read: a server dripping a byte a second
+    # would hold the service's job thread), and the answer read raw within `max_bytes` (httpx would unpack a
+    # gzip bomb whole).
+    async with (
+        limit,
+        asyncio.timeout(config.timeout_seconds),
+        client.stream("POST", "chat/completions", json=body) as response,
+    ):
+        answer = Body(config.base_url, config.max_bytes, config.timeout_seconds,
+                      response.headers.get("content-encoding", ""))  # fmt: skip
+        async for chunk in response.aiter_raw():
+            answer.add(chunk)
     response.raise_for_status()
-    data = response.json()
+    data = json.loads(answer.content())
     usage = data.get("usage") if isinstance(data, dict) else None
     tokens = usage.get("total_tokens", 0) if isinstance(usage, dict) else 0
     return Answer(data["choices"][0]["message"]["content"], tokens if isinstance(tokens, int) else 0)

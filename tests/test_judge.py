@@ -96,7 +96,7 @@ def test_verdicts_are_cached_per_paper_and_description(week: None, chat: ChatSta
 
 @pytest.mark.parametrize(
     ("reply", "why"),
-    [("!500", "failed (HTTPStatusError)"), ("!slow", "failed (ReadTimeout)"),
+    [("!500", "failed (HTTPStatusError)"), ("!slow", "failed (TimeoutError)"),
      ("I'm sorry, I can't help with that.", "refused"), ('{"verdicts": [{"id": ', "unparseable"),
      ('{"verdicts": []}', "not answered")],
 )  # fmt: skip

@@ -15,7 +15,6 @@ keeps what `requests` gave: the proxy environment variables, certifi's CA bundle
 
 from __future__ import annotations
 
-import gzip
 import http.client
 import logging
 import os
@@ -24,7 +23,6 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from urllib.parse import urlencode, urlsplit
 from lxml import etree
 
 from bot import USER_AGENT
+from bot.bounded import Body
 from bot.config import ArxivConfig
 from bot.errors import ArxivOutageError, UnreachableError
 from bot.paper import ARXIV_SOURCE, Paper, abs_url, arxiv_key, clean_text
@@ -168,26 +167,21 @@ class _Client:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"})
         try:
             with self.opener.open(request, timeout=self.config.timeout_seconds) as response:
-                content = response.read()
-                encoding = response.headers.get("Content-Encoding", "")
+                body = Body("arXiv", self.config.max_bytes, self.config.timeout_seconds,
+                            response.headers.get("Content-Encoding", ""))  # fmt: skip
+                # read1: what has arrived (read(n) would wait for n bytes, a second per byte of a slow server)
+                while chunk := response.read1(65536):
+                    body.add(chunk)
         except urllib.error.HTTPError as error:
             error.close()
             raise HTTPStatusError(error.code) from None
         finally:
             self.last_request = time.monotonic()
-        return parse_page(_gunzip(content) if encoding == "gzip" else content)
+        return parse_page(body.content())
 
     def close(self) -> None:
         """Close the opener's handlers (no connection outlives a request)."""
         self.opener.close()
-
-
-def _gunzip(content: bytes) -> bytes:
-    """A gzip answer unpacked; a broken one is empty, so its page is retried like any empty page."""
-    try:
-        return gzip.decompress(content)
-    except (OSError, EOFError, zlib.error):
-        return b""
 
 
 def _ca_bundle() -> tuple[str, str]:
