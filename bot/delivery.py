@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 
 from bot.channels import Channel, Part
@@ -62,7 +63,7 @@ def deliver_channel(
             report.failed.append(f"stopped before part {part.id} (shutting down; the next run sends the rest)")
             break
         row = rows.get((channel.name, part.id))
-        looked, found = _look(channel, part) if row and row["status"] == PENDING else (False, None)
+        looked, found = _look(channel, part, row.get("at", "")) if row and row["status"] == PENDING else (False, None)
         if found is not None:  # left pending by an earlier run, and the channel shows it arrived
             ledger.record(channel.name, week, part.id, part.hash, SENT, remote_id=found)
             log.info("%s %s part %s: found in the channel (%s), not resent", channel.name, week, part.id, found)
@@ -88,7 +89,7 @@ def deliver_channel(
         try:
             remote_id = channel.send(part, _ledger_hooks(ledger, channel.name, week, part))
         except DeliveryError as error:
-            _, found = _look(channel, part) if error.ambiguous else (False, None)
+            _, found = _look(channel, part, datetime.now(UTC).isoformat()) if error.ambiguous else (False, None)
             if found is None:
                 if error.ambiguous:  # left pending: the next run looks again, or delivery.on_ambiguous decides
                     report.ambiguous += 1
@@ -124,12 +125,12 @@ def _ledger_hooks(ledger: Ledger, channel: str, week: str, part: Part) -> SendHo
     return SendHooks(before_request=partial(ledger.mark_pending, channel, week, part.id, part.hash), refused=refused)
 
 
-def _look(channel: Channel, part: Part) -> tuple[bool, str | None]:
-    """Whether the channel could be asked if the part arrived, and its remote id if it did."""
+def _look(channel: Channel, part: Part, since: str) -> tuple[bool, str | None]:
+    """Whether the channel could be asked if the part arrived (sent around `since`), and its remote id if it did."""
     if not channel.resolves:
         return False, None
     try:
-        return True, channel.resolve(part)
+        return True, channel.resolve(part, since)
     except DeliveryError as error:
         log.warning("%s part %s: %s", channel.name, part.id, error)
         return False, None

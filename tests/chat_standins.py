@@ -237,6 +237,19 @@ class SlackStandIn:
     url: str = ""
     hold_seconds: float = 0.0  # accept a post, then hold the answer this long (past a client's timeout)
     hold_posts: set[int] = field(default_factory=set)  # which posts (1-based) are held; empty: every post
+    timeline: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (ts, message): the channel
+    history_calls: int = 0
+
+    def chatter(self, n: int) -> None:
+        """`n` messages by people in the channel (no metadata), newer than every post so far."""
+        for i in range(n):
+            self._append({"text": f"chatter {i}"})
+
+    def _append(self, message: dict[str, Any]) -> str:
+        last = float(self.timeline[-1][0]) if self.timeline else 0.0
+        ts = f"{max(time.time(), last + 0.000001):.6f}"
+        self.timeline.append((ts, message))
+        return ts
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         body = handler.rfile.read(int(handler.headers.get("Content-Length", 0))).decode()
@@ -258,15 +271,35 @@ class SlackStandIn:
             return None
         if handler.path.endswith("/auth.test"):
             return reply_json(handler, 200, {"ok": True, "user": "bot", "team": "T"})
-        if handler.path.split("?")[0].endswith("/conversations.history"):  # newest first, metadata included
-            messages = [{"ts": f"1700000000.{i:06d}", "text": post.get("text", ""), "metadata": _metadata(post)}
-                        for i, post in enumerate(self.posts, start=1)][::-1]  # fmt: skip
-            return reply_json(handler, 200, {"ok": True, "messages": messages})
+        if handler.path.split("?")[0].endswith("/conversations.history"):
+            return self._history(handler, body)
         payload = json.loads(body) if body.startswith("{") else {k: v[0] for k, v in parse_qs(body).items()}
         problem = slack_problem(payload)
         if problem:
             return reply_json(handler, 200, {"ok": False, "error": problem})
         self.posts.append(payload)
+        ts = self._append({"text": payload.get("text", ""), "metadata": _metadata(payload)})
         if not self.hold_posts or len(self.posts) in self.hold_posts:
             time.sleep(self.hold_seconds)
-        return reply_json(handler, 200, {"ok": True, "channel": "C1", "ts": f"1700000000.{len(self.posts):06d}"})
+        return reply_json(handler, 200, {"ok": True, "channel": "C1", "ts": ts})
+
+    def _history(self, handler: BaseHTTPRequestHandler, body: str) -> None:
+        """Newest first, `limit` a page (at most 200 without metadata trouble), `cursor` and `oldest` as Slack
+        reads them; `has_more` and `response_metadata.next_cursor` when more are left."""
+        self.history_calls += 1
+        params = {k: v[0] for k, v in parse_qs(body).items()}
+        limit, start = min(int(params.get("limit", 100)), 999), int(params.get("cursor") or 0)
+        oldest = float(params.get("oldest") or 0)
+        newest_first = [{"ts": ts, **m} for ts, m in reversed(self.timeline) if float(ts) > oldest]
+        page = newest_first[start : start + limit]
+        more = start + limit < len(newest_first)
+        return reply_json(
+            handler,
+            200,
+            {
+                "ok": True,
+                "messages": page,
+                "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+            },
+        )

@@ -115,13 +115,13 @@ def test_a_slack_post_answered_too_late_is_looked_up_not_resent(slack: SlackStan
         row = Ledger(store).rows("2023-W18", "slack")[("slack", "1")]
     assert len(slack.posts) == 1  # never resent blindly: the channel's history showed it arrived
     assert report.ok and report.sent == 1 and report.ambiguous == 0
-    assert (row["status"], row["remote_id"]) == (SENT, "1700000000.000001")
+    assert (row["status"], row["remote_id"]) == (SENT, slack.timeline[0][0])
 
 
 def test_an_ambiguous_slack_part_that_cannot_be_looked_up_stays_pending(slack: SlackStandIn, tmp_path: Path) -> None:
     slack.hold_seconds = 2.5
     channel = SlackChannel(SlackConfig(token=slack.token, channel="C1", base_url=slack.url, timeout_seconds=1))
-    channel.resolve = lambda part: (_ for _ in ()).throw(DeliveryError("history unreadable"))  # type: ignore[method-assign]
+    channel.resolve = lambda part, since: (_ for _ in ()).throw(DeliveryError("history unreadable"))  # type: ignore[method-assign]
     with Store(tmp_path / "s.json") as store:
         [report] = deliver(Ledger(store), [channel], digest(3), "en", Config())
         row = Ledger(store).rows("2023-W18", "slack")[("slack", "1")]
@@ -155,6 +155,22 @@ def test_a_part_left_pending_is_looked_up_on_slack_whatever_the_policy(
     assert texts.count(parts[0].payload["text"]) == 1  # found in the history: not resent
     assert texts.count(parts[1].payload["text"]) == 1  # not there: sent, even with on_ambiguous: skip
     assert {rows[("slack", p.id)]["status"] for p in parts} == {SENT} and report.ok
+
+
+def test_a_part_left_pending_is_found_behind_hundreds_of_newer_messages(slack: SlackStandIn, tmp_path: Path) -> None:
+    # The lookup read one page of 200: with more newer messages in the channel, the part was posted twice.
+    channel = SlackChannel(SlackConfig(token=slack.token, channel="C1", base_url=slack.url))
+    [part] = channel.parts(digest(3), "en", Config())
+    with Store(tmp_path / "s.json") as store:
+        ledger = Ledger(store)
+        ledger.record("slack", "2023-W18", part.id, part.hash, PENDING)
+        channel.send(part)  # it arrived; the run was killed before recording it
+        slack.chatter(450)
+        [report] = deliver(ledger, [channel], digest(3), "en", Config())
+        row = ledger.rows("2023-W18", "slack")[("slack", part.id)]
+    assert len(slack.posts) == 1 and report.ok and report.skipped == 1
+    assert (row["status"], row["remote_id"]) == (SENT, slack.timeline[0][0])
+    assert slack.history_calls == 3  # pages of 200, back to the pending mark and no further
 
 
 def test_a_part_is_pending_only_while_a_request_may_be_on_its_way(telegram: TelegramStandIn) -> None:

@@ -83,9 +83,10 @@ class Channel(ABC):
         request may have reached the service is `DeliveryError(ambiguous=True)`, never retried.
         """
 
-    def resolve(self, part: Part) -> str | None:
-        """For a part whose send may or may not have arrived: its remote id if the service shows it arrived,
-        else None. Only a channel that can look (Slack's history) overrides this; then None means "not there"."""
+    def resolve(self, part: Part, since: str = "") -> str | None:
+        """For a part whose send may or may not have arrived (marked pending at `since`, ISO time): its remote id
+        if the service shows it arrived, else None. Only a channel that can look (Slack's history) overrides
+        this; then None means "not there"."""
         return None
 
     @property

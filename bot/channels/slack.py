@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import socket
 import time
+from datetime import datetime
 from typing import Any
 
 from bot.channels.base import NO_HOOKS, Channel, Part, SendHooks
@@ -17,6 +18,7 @@ from bot.render import author_list, hashtags
 
 MAX_BLOCKS = 50
 METADATA_TYPE = "paper_digest_part"
+HISTORY_PAGES = 50  # of 200 messages: how far back a part left pending is looked for
 MAX_HEADER = 150
 # Slack answers msg_blocks_too_long near 13k characters of block text; stay well under.
 MAX_MESSAGE_TEXT = 11_000
@@ -124,8 +126,9 @@ class SlackChannel(Channel):
         """The Web API can read the channel's history; a webhook cannot."""
         return not self.settings.webhook_url
 
-    def resolve(self, part: Part) -> str | None:
-        """The ts of this part's post if the channel's recent history holds it (Web API only)."""
+    def resolve(self, part: Part, since: str = "") -> str | None:
+        """The ts of this part's post if the channel's history since `since` (the pending mark's ISO time)
+        holds it, read page by page, at most `HISTORY_PAGES` (Web API only)."""
         from slack_sdk import WebClient
         from slack_sdk.errors import SlackApiError
 
@@ -134,16 +137,23 @@ class SlackChannel(Channel):
         wanted = part.payload["metadata"]["event_payload"]
         client = WebClient(self.settings.token, base_url=self.settings.base_url,
                            timeout=int(self.settings.timeout_seconds))  # fmt: skip
-        try:
-            history = client.conversations_history(channel=self.settings.channel or "", limit=200,
-                                                   include_all_metadata=True)  # fmt: skip
-        except (SlackApiError, OSError) as error:
-            raise DeliveryError(f"cannot read the channel's history to resolve part {part.id}: {error}") from None
-        messages: list[dict[str, Any]] = history.get("messages") or []
-        for message in messages:
-            metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == METADATA_TYPE and metadata.get("event_payload") == wanted:
-                return str(message.get("ts"))
+        # A minute before the mark: the part cannot be older, whatever the two clocks say.
+        oldest = f"{datetime.fromisoformat(since).timestamp() - 60:.6f}" if since else "0"
+        cursor = None
+        for _ in range(HISTORY_PAGES):
+            try:
+                history = client.conversations_history(channel=self.settings.channel or "", limit=200,
+                                                       include_all_metadata=True, oldest=oldest,
+                                                       cursor=cursor)  # fmt: skip
+            except (SlackApiError, OSError) as error:
+                raise DeliveryError(f"cannot read the channel's history to resolve part {part.id}: {error}") from None
+            for message in history.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") == METADATA_TYPE and metadata.get("event_payload") == wanted:
+                    return str(message.get("ts"))
+            cursor = (history.get("response_metadata") or {}).get("next_cursor")
+            if not history.get("has_more") or not cursor:
+                break
         return None
 
     def _post(self, payload: dict[str, Any]) -> str:
