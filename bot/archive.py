@@ -167,7 +167,7 @@ def build_archive(store: Store, config: Config, out_dir: Path, *, search: bool =
             target.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
         (fresh / MARKER).write_text("built by paper-feed-bot; replaced on every build\n", encoding="utf-8")
         searchable = search and _index(fresh)
-        fresh.chmod(0o755)  # mkdtemp makes it private; a web server must read it
+        _publishable(fresh)
         _swap(fresh, out_dir)
     except OSError as error:
         shutil.rmtree(fresh, ignore_errors=True)
@@ -178,6 +178,17 @@ def build_archive(store: Store, config: Config, out_dir: Path, *, search: bool =
     size = sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
     pages = sum(1 for path in files if path.endswith(".html"))
     return ArchiveReport(out_dir, len({p for p in files if p.startswith("weeks/")}), pages, size, searchable)
+
+
+def _publishable(site: Path) -> None:
+    """Folders 0755 and files 0644 whatever the umask: a web server reads them, nobody else writes them (mkdtemp
+    made the top folder private; a umask of 000 would make the rest world-writable)."""
+    site.chmod(0o755)
+    for folder, folders, files in os.walk(site):
+        for name in folders:
+            os.chmod(os.path.join(folder, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
 
 
 def _swap(fresh: Path, out_dir: Path) -> None:

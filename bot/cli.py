@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from bot.errors import BotError, SourceError
+from bot.redaction import redact
 
 FORMATS = ("text", "markdown", "json")
 LANGUAGES = ("ko", "en", "zh")
@@ -29,28 +30,25 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except BotError as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(redact(str(error))) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
             raise
         except Exception as error:
             step = ctx.invoked_subcommand or ctx.info_name or "bot"
             logging.getLogger("bot").info("internal error in %s", step, exc_info=True)  # shown with -v
             raise click.ClickException(
-                f"internal error in {step}: {type(error).__name__}: {error}; rerun with -v for details"
+                redact(f"internal error in {step}: {type(error).__name__}: {error}; rerun with -v for details")
             ) from None
 
 
-class _Redact(logging.Filter):
-    """Replaces secret values in every log record: a library may log a URL that carries a token."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = secrets
+class Redact(logging.Filter):
+    """Replaces secret values in every log record (`bot.redaction`): a library may log a URL with a token."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
+        message = redact(record.getMessage())
+        if record.exc_info and record.exc_info[1] is not None:  # a traceback's last line may quote a secret
+            message += "\n" + redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info, record.exc_text = None, None
         record.msg, record.args = message, None
         return True
 
@@ -58,10 +56,7 @@ class _Redact(logging.Filter):
 def _config(ctx: click.Context) -> Any:
     from bot.config import load_config
 
-    config = load_config(ctx.obj["config_path"])
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_Redact(config.secrets()))
-    return config
+    return load_config(ctx.obj["config_path"])
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,6 +74,9 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
     """
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, Redact) for f in handler.filters):
+            handler.addFilter(Redact())
     for chatty in ("httpx", "httpcore", "apscheduler", "telegram", "slack_sdk", "arxiv"):
         logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
     ctx.obj = {"config_path": config_path}
@@ -245,12 +243,12 @@ def check(ctx: click.Context, no_network: bool) -> None:
         config = _config(ctx)
     except ConfigError as error:  # one line per problem, each naming its key and the file
         for problem in error.problems:
-            click.echo(f"FAIL config: {problem}" + (f" ({error.source})" if error.source else ""))
+            click.echo(redact(f"FAIL config: {problem}" + (f" ({error.source})" if error.source else "")))
         raise click.ClickException(f"{len(error.problems)} check(s) failed") from None
     failures = 0
     for name, ok, detail in run_checks(config, network=not no_network):
         failures += not ok
-        click.echo(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}")
+        click.echo(redact(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}"))
     if failures:
         raise click.ClickException(f"{failures} check(s) failed")
 

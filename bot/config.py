@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from bot.errors import ConfigError
+from bot.redaction import redact, register, register_login
 from bot.resources import resource_path
 
 HOUR = 3600.0  # the longest any wait or timeout may be: 1e308 would overflow the libraries that use it
@@ -114,7 +116,7 @@ class TelegramConfig(_Strict):
 class SlackConfig(_Strict):
     token: str | None = None
     channel: str | None = None
-    webhook_url: str | None = None
+    webhook_url: str | None = Field(None, pattern=r"^https?://\S+$", description="https://hooks.slack.com/...")
     base_url: str = "https://slack.com/api/"
     max_retries: int = Field(5, ge=0)
     timeout_seconds: float = Field(30.0, gt=0, le=HOUR)
@@ -260,19 +262,6 @@ class Config(_Strict):
         """Where the configuration came from (a path, or 'built-in defaults')."""
         return self._source
 
-    def secrets(self) -> list[str]:
-        """Every configured secret value (tokens, passwords, webhook URLs), for redaction from logs."""
-        channels = self.channels
-        values = [
-            channels.telegram and channels.telegram.token,
-            channels.slack and channels.slack.token,
-            channels.slack and channels.slack.webhook_url,
-            channels.email and channels.email.password,
-            self.commentary.llm and self.commentary.llm.api_key,
-            self.selection.judge and self.selection.judge.api_key,
-        ]
-        return [v for v in values if v and not _ENV_RE.search(v)]
-
 
 # libyaml's safe loader when PyYAML was built with it: the same documents, parsed ten times faster.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -314,6 +303,27 @@ def _substitute(node: Any, path: str, missing: dict[str, str], used: set[str], s
                 used.add(value)
         return _ENV_RE.sub(lambda m: os.environ.get(m.group(1), m.group(0)), node)
     return node
+
+
+def _register_secrets(data: dict[str, Any], used: set[str]) -> None:
+    """Every value under a secret key, and every value the environment brought in, for `bot.redaction`."""
+    register(used)
+    register(_secret_values(data), short=True)
+    channels = data.get("channels")
+    email = channels.get("email") if isinstance(channels, dict) else None
+    if isinstance(email, dict) and isinstance(email.get("password"), str):
+        register_login(str(email.get("username") or ""), email["password"])
+
+
+def _secret_values(node: Any, key: str = "") -> Iterator[str]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _secret_values(v, str(k))
+    elif isinstance(node, list):
+        for v in node:
+            yield from _secret_values(v, key)
+    elif isinstance(node, str) and key in SECRET_KEYS and not _ENV_RE.search(node):
+        yield node
 
 
 def _describe(error: dict[str, Any], used: set[str]) -> str:
@@ -408,6 +418,7 @@ def parse_config(text: str, source: str, folder: Path | None = None) -> Config:
     missing: dict[str, str] = {}
     used: set[str] = set()
     data = _substitute(raw, "", missing, used, [0])
+    _register_secrets(data, used)
     if folder is not None:
         _relative_to(data, folder)
     problems = [f"{key}: environment variable {var} is not set" for key, var in missing.items()]
@@ -419,8 +430,9 @@ def parse_config(text: str, source: str, folder: Path | None = None) -> Config:
         problems += [_describe(dict(e), used) for e in exc.errors()
                      if ".".join(map(str, e["loc"])) not in missing]  # fmt: skip
     if config is not None:
-        problems += _semantic_problems(config)
+        problems += [p for p in _semantic_problems(config) if p.split(":", 1)[0] not in missing]
     if problems or config is None:
+        problems = [redact(problem) for problem in problems]
         raise ConfigError(f"{'; '.join(problems)} ({source})", problems, source)
     config._source = source
     return config

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bot.paper import Paper, abs_url, arxiv_key, inert, safe_link
+from bot.paper import Paper, abs_url, arxiv_key, inert, known_fields, safe_link
 from bot.store import Q, Store
 from bot.week import Week
 
@@ -66,7 +66,7 @@ class DigestItem:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DigestItem:
         """The inverse of `to_dict`."""
-        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in known_fields(cls, data).items()}
         return cls(**fields)
 
 

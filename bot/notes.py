@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.config import MAX_DEPTH, MAX_NODES
 from bot.errors import NotesError
 from bot.paper import arxiv_key
 from bot.week import Week
@@ -78,12 +79,16 @@ def notes_path(notes_dir: str, week: Week) -> Path:
     return Path(notes_dir) / f"{week}.yaml"
 
 
-def _plain(value: Any) -> Any:
-    """Nested mappings back to plain keys (the loader pairs every key with its line)."""
+def _plain(value: Any, source: str, seen: list[int], depth: int = 0) -> Any:
+    """Nested mappings back to plain keys (the loader pairs every key with its line); a tree that aliases make
+    too large or too deep ("billion laughs") is a NotesError, with the config's limits, not minutes of work."""
+    seen[0] += 1
+    if seen[0] > MAX_NODES or depth > MAX_DEPTH:
+        raise NotesError(f"{source}: the notes nest too deep or expand too far (YAML aliases?)")
     if isinstance(value, dict):
-        return {k[0] if isinstance(k, tuple) else k: _plain(v) for k, v in value.items()}
+        return {k[0] if isinstance(k, tuple) else k: _plain(v, source, seen, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, source, seen, depth + 1) for v in value]
     return value
 
 
@@ -100,12 +105,13 @@ def parse_notes(text: str, source: str) -> Notes:
     if not isinstance(raw, dict):
         raise NotesError(f"{source}: expected a mapping of paper keys to notes")
     notes = {}
+    seen = [0]  # nodes walked, over the whole file
     for (key, line), value in raw.items():
         key = str(key).strip()
         if not (arxiv_key(key) == key or key.startswith(("http://", "https://"))):
             raise NotesError(f"{source} line {line}: {key!r} is neither an arXiv id (2305.01115) nor a link")
         try:
-            note = Note.model_validate(_plain(value) if value is not None else {})
+            note = Note.model_validate(_plain(value, source, seen) if value is not None else {})
         except ValidationError as error:
             first = error.errors()[0]
             field = ".".join(str(p) for p in first["loc"]) or "(note)"

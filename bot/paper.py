@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -144,9 +145,19 @@ def paper_to_dict(paper: Paper) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
 
 
+def known_fields(cls: type, row: dict[str, Any]) -> dict[str, Any]:
+    """The row's fields the dataclass `cls` has: a row a newer version wrote may hold more (kept in the store,
+    ignored here)."""
+    names = _FIELD_NAMES.get(cls) or _FIELD_NAMES.setdefault(cls, frozenset(f.name for f in dataclass_fields(cls)))
+    return {k: v for k, v in row.items() if k in names}
+
+
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
 def paper_from_dict(data: dict[str, Any]) -> Paper:
     """The inverse of `paper_to_dict`."""
-    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in known_fields(Paper, data).items()}
     fields["published"] = datetime.fromisoformat(data["published"])
     return Paper(**fields)
 

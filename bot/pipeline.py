@@ -22,7 +22,7 @@ from bot.paper import Paper, arxiv_key, merge_all, safe_link
 from bot.render import render_notes
 from bot.selection import Ranked, explain, in_digest_order, ranked_topics, select
 from bot.sources import arxiv as arxiv_source
-from bot.store import Store
+from bot.store import Store, write_new_file
 from bot.subscribers import ReaderReport, Roster, deliver_to_all_readers
 from bot.week import Week
 
@@ -177,11 +177,15 @@ def build_digest(config: Config, store: Store, week: Week, progress: Progress | 
 def draft_notes(config: Config, store: Store, week: Week, progress: Progress | None = None) -> Path:
     """Write `<notes_dir>/<week>.yaml` from the week's digest (frozen, else built now); never overwrite."""
     path = notes_path(config.digest.notes_dir, week)
-    if path.exists():
+    if path.exists() or path.is_symlink():
         raise BotError(f"{path} already exists; edit it (or move it away to draft a new one)")
     digest = load_digest(store, week) or build_digest(config, store, week, progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_notes(digest, config.digest.language), encoding="utf-8")
+    try:
+        write_new_file(path, render_notes(digest, config.digest.language).encode("utf-8"))
+    except FileExistsError:  # (made meanwhile, or a symlink: never written through)
+        raise BotError(f"{path} already exists; edit it (or move it away to draft a new one)") from None
+    except OSError as error:
+        raise BotError(f"cannot write {path}: {error.strerror or error}") from None
     return path
 
 

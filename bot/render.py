@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import Config
 from bot.digest import Digest, DigestItem
-from bot.paper import clean_text
+from bot.paper import arxiv_key, clean_text
 from bot.resources import resource_path
 
 if TYPE_CHECKING:
@@ -117,12 +117,34 @@ def also_in(item: DigestItem, language: str) -> str:
     return f"{TEXTS[language]['also_in']}: {', '.join(curated)}{votes}"
 
 
+def _draft_note(item: DigestItem) -> dict[str, str]:
+    # A link (not an arXiv id) is an item only its notes entry can bring back: it needs its title there.
+    return (
+        {"commentary": item.commentary}
+        if arxiv_key(item.key) == item.key
+        else {"title": item.title, "commentary": item.commentary}
+    )
+
+
 def render_notes(digest: Digest, language: str) -> str:
-    """A draft editor-notes file for a digest (JSON strings are valid YAML scalars)."""
+    """A draft editor-notes file for a digest: each entry written by the YAML emitter (a title or link holding a
+    line separator cannot start a live entry), each title a comment on one line."""
+    import yaml
+
+    entries = [
+        {
+            "title": clean_text(item.title),  # (clean_text folds U+2028, U+0085 and every other line break)
+            "yaml": yaml.safe_dump(
+                {item.key: _draft_note(item)}, allow_unicode=True, width=10_000, sort_keys=False
+            ).rstrip("\n"),
+            "tags": ", ".join(clean_text(tag) for tag in item.tags),
+        }
+        for item in digest.items
+    ]
     return (
         environment()
         .get_template("notes.yaml.j2")
-        .render(week=str(digest.week), label=digest.week.label(language), items=digest.items)
+        .render(week=str(digest.week), label=digest.week.label(language), entries=entries)
     )
 
 

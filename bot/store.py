@@ -123,12 +123,26 @@ class AtomicJSONStorage(Storage):
         """Nothing is buffered outside a batch."""
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Temp file (0600, like mkstemp makes it), fsync, rename over `path`, fsync the folder."""
+def write_new_file(path: Path, content: bytes) -> None:
+    """Create `path` (0600 whatever the umask) with `content`; a FileExistsError if anything is there, a symlink
+    included (it is never followed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(content)
+
+
+def _write_atomically(path: Path, content: bytes, mode: int = 0o600) -> None:
+    """Temp file (`mode`, whatever the umask), fsync, rename over `path`, fsync the folder.
+
+    A new file renamed over the path: a symlink someone put there is replaced, never written through.
+    """
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()
@@ -259,7 +273,7 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self.lock_timeout = lock_timeout
-        self._lock = FileLock(str(self.path) + ".lock")
+        self._lock = FileLock(str(self.path) + ".lock", mode=0o600)
         self._storage: AtomicJSONStorage | None = None
         self.db: TinyDB | None = None
         self.mutex = threading.RLock()  # one thread at a time inside TinyDB (see the module docstring)
@@ -293,7 +307,7 @@ class Store:
             raise StoreError(f"cannot create the store's folder {self.path.parent}: {error.strerror}") from None
         try:
             self._lock.acquire(timeout=self.lock_timeout)
-            Path(self._lock.lock_file + ".pid").write_text(f"pid {os.getpid()}", encoding="utf-8")
+            _write_atomically(Path(self._lock.lock_file + ".pid"), f"pid {os.getpid()}".encode())
         except Timeout:
             raise StoreLockedError(
                 f"store {self.path} is in use by another bot process ({self._holder()}); "

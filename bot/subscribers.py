@@ -23,7 +23,7 @@ from bot.channels.base import Channel, Part
 from bot.config import Config
 from bot.digest import Digest
 from bot.errors import BotError, DeliveryError, StoreError
-from bot.paper import inert
+from bot.paper import inert, known_fields
 from bot.store import Q, Store
 from bot.week import LANGUAGES, Week
 
@@ -61,7 +61,7 @@ class Subscriber:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Subscriber:
         """The inverse of `to_row`."""
-        return cls(**{**row, "topics": tuple(row["topics"])})
+        return cls(**{**known_fields(cls, row), "topics": tuple(row["topics"])})
 
 
 def parse_reader(text: str) -> tuple[str, str]:

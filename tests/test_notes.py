@@ -86,7 +86,7 @@ def test_bot_notes_writes_a_draft_that_loads_back(
     notes = parse_notes(path.read_text(encoding="utf-8"), str(path))
     assert set(notes.by_key) == {"2305.00001", "2305.00002"}
     assert all(n.commentary for n in notes.by_key.values())
-    assert "2305.00001:  # Latent Diffusion Models for Video" in path.read_text(encoding="utf-8")
+    assert "# Latent Diffusion Models for Video\n'2305.00001':\n" in path.read_text(encoding="utf-8")
     again = CliRunner().invoke(cli, ["notes", "--week", "2023-W18"])
     assert again.exit_code == 1 and "already exists" in again.output
 

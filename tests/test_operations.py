@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import _Redact, cli
+from bot.cli import Redact, cli
+from bot.redaction import register
 from tests.chat_standins import SlackStandIn, TelegramStandIn
 from tests.standins import ArxivStandIn, synthetic_week, week_monday
 
@@ -101,7 +102,8 @@ def test_status_exits_1_when_the_last_publish_failed(
 
 def test_secrets_are_redacted_from_log_records() -> None:
     record = logging.LogRecord("httpx", logging.INFO, "", 0, "POST %s", ("https://x/bot123:SECRET/sendMessage",), None)
-    _Redact(["123:SECRET"]).filter(record)
+    register(["123:SECRET"])
+    Redact().filter(record)
     assert record.getMessage() == "POST https://x/bot***/sendMessage"
 
 
