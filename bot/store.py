@@ -15,6 +15,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -277,6 +278,7 @@ class Store:
         self._storage: AtomicJSONStorage | None = None
         self.db: TinyDB | None = None
         self.mutex = threading.RLock()  # one thread at a time inside TinyDB (see the module docstring)
+        self.changes: dict[str, int] = dict.fromkeys(TABLES, 0)  # writes per table: readers of a table can tell
 
     def __enter__(self) -> Store:
         if not self.read_only:
@@ -338,7 +340,10 @@ class Store:
         if name not in TABLES:
             raise StoreError(f"unknown store table {name!r}")
         assert self._storage is not None
-        return _LockedTable(self.db.table(name), self.mutex, self._storage.batch)
+        return _LockedTable(self.db.table(name), self.mutex, self._storage.batch, partial(self._changed, name))
+
+    def _changed(self, name: str) -> None:
+        self.changes[name] += 1
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -380,18 +385,25 @@ class _LockedTable:
     """A TinyDB table whose every method call holds a lock (TinyDB itself is not thread-safe) and is one file
     write at most (TinyDB's `upsert` of a new row writes twice: an update that matched nothing, an insert)."""
 
-    def __init__(self, table: Any, mutex: threading.RLock, batch: Callable[[], AbstractContextManager[None]]) -> None:
+    _WRITES = frozenset(("insert", "insert_multiple", "upsert", "update", "update_multiple", "remove", "truncate"))
+
+    def __init__(self, table: Any, mutex: threading.RLock, batch: Callable[[], AbstractContextManager[None]],
+                 changed: Callable[[], None]) -> None:  # fmt: skip
         self._table = table
         self._mutex = mutex
         self._batch = batch
+        self._changed = changed
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._table, name)
         if not callable(attribute):
             return attribute
+        write = name in self._WRITES
 
         def locked(*args: Any, **kwargs: Any) -> Any:
             with self._mutex, self._batch():
+                if write:
+                    self._changed()
                 return attribute(*args, **kwargs)
 
         return locked

@@ -48,6 +48,7 @@ class Subscriber:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(12))  # email: names them in unsubscribe links
     since: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     note: str = ""  # why inactive
+    updated: str = ""  # when the row last changed (a /start after a failed send must not be undone)
 
     @property
     def id(self) -> str:
@@ -153,12 +154,13 @@ class Subscribers:
             if known
             else Subscriber(kind, address, chosen, language or self.config.digest.language)
         )
-        self.save(reader)
-        return reader
+        return self.save(reader)
 
-    def save(self, reader: Subscriber) -> None:
-        """Write one reader's row."""
+    def save(self, reader: Subscriber) -> Subscriber:
+        """Write one reader's row, stamped with the time of the change; the row as written."""
+        reader = replace(reader, updated=datetime.now(UTC).isoformat(timespec="microseconds"))
         self.table.upsert(reader.to_row(), (Q.kind == reader.kind) & (Q.address == reader.address))
+        return reader
 
     def remove(self, kind: str, address: str) -> bool:
         """Unsubscribe (the address as given, as `list` shows it, or as `add` would keep it); whether the reader
@@ -169,13 +171,14 @@ class Subscribers:
                 forms.add(check_email(address, smtputf8=True))
         return bool(self.table.remove((Q.kind == kind) & Q.address.one_of(sorted(forms))))
 
-    def deactivate(self, readers: dict[str, str]) -> None:
-        """Mark readers (id → why) inactive, in one store write."""
+    def deactivate(self, readers: dict[str, str], as_read: dict[str, str]) -> None:
+        """Mark readers (id → why) inactive, in one store write; a reader whose row changed since it was read
+        (`as_read`: id → its `updated`), say by a /start after the failed send, is left as they are now."""
         if not readers:
             return
         with self.store.batch():
             for reader in self.all():
-                if reader.id in readers:
+                if reader.id in readers and reader.updated == as_read.get(reader.id):
                     self.save(replace(reader, active=False, note=readers[reader.id]))
 
     def counts(self) -> dict[str, dict[str, int]]:
@@ -260,6 +263,7 @@ class ReaderReport:
     failed: list[str] = field(default_factory=list)  # one reader's failure each (retried on the next run)
     ambiguous: int = 0
     gone: int = 0  # blocked the bot / mailbox gone: marked inactive
+    left: int = 0  # unsubscribed (or changed to another reader's state) while the run was on: not sent to
     unreached: int = 0  # not tried: a shutdown, or the service kept failing (the run counts as failed)
 
     @property
@@ -270,6 +274,7 @@ class ReaderReport:
     def line(self) -> str:
         """One summary line for the user."""
         extra = "".join(f", {n} {what}" for n, what in ((self.empty, "with nothing on their topics"),
+                        (self.left, "unsubscribed during the run"),
                         (self.gone, "unreachable (now inactive)"), (self.ambiguous, "ambiguous"),
                         (self.unreached, "not reached (the next run sends to them)")) if n)  # fmt: skip
         state = "ok" if self.ok else "FAILED"
@@ -286,8 +291,10 @@ def deliver_to_readers(
 ) -> ReaderReport:
     """Send the week to every active reader of the channel that the roster does not record as having it."""
     week = str(digest.week)
-    readers = [r for r in Subscribers(store, config).all(channel.name) if r.active]
+    table = Subscribers(store, config)
+    readers = [r for r in table.all(channel.name) if r.active]
     roster = Roster(store, channel.name, week)
+    now = _Current(store, table, channel.name, readers)
     report = ReaderReport(channel.name, readers=len(readers))
     todo = [r for r in readers if r.id not in roster.sent]
     report.skipped = len(readers) - len(todo)
@@ -320,7 +327,11 @@ def deliver_to_readers(
                 if trouble >= GIVE_UP_AFTER:
                     break
                 tried += 1
-                parts = parts_of(reader)
+                current = now.reader(reader.id)
+                if current is None:  # a /stop (or `subscribers remove`) while the run was on
+                    report.left += 1
+                    continue
+                parts = parts_of(current)
                 if not parts:
                     report.empty += 1
                     sent.append(reader.id)
@@ -364,8 +375,25 @@ def deliver_to_readers(
             break
         number += 1
     report.gone = len(gone)
-    Subscribers(store, config).deactivate(gone)
+    table.deactivate(gone, {r.id: r.updated for r in readers})
     return report
+
+
+class _Current:
+    """Readers as they are now: re-read only when the subscribers table changed (a /stop, /topics, /lang during
+    a run takes effect for the rest of it)."""
+
+    def __init__(self, store: Store, table: Subscribers, kind: str, readers: list[Subscriber]) -> None:
+        self.store, self.table, self.kind = store, table, kind
+        self.seen = store.changes["subscribers"]
+        self.by_id = {r.id: r for r in readers}
+
+    def reader(self, reader_id: str) -> Subscriber | None:
+        """The reader's row now, if they still want the digest."""
+        if self.store.changes["subscribers"] != self.seen:
+            self.seen = self.store.changes["subscribers"]
+            self.by_id = {r.id: r for r in self.table.all(self.kind) if r.active}
+        return self.by_id.get(reader_id)
 
 
 def _settle(roster: Roster, batch: list[str], sent: list[str], failed: dict[str, str], ambiguous: set[str],

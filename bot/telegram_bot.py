@@ -26,6 +26,7 @@ from bot.week import LANGUAGES
 
 log = logging.getLogger(__name__)
 RETRY_START_SECONDS = 60.0
+UPDATES = ["message", "callback_query"]
 
 TEXTS = {
     "en": {
@@ -94,6 +95,8 @@ class ReaderBot:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._polling: asyncio.Task[None] | None = None
+        self._offset: int | None = None  # the first update not handled yet
         self.ready = threading.Event()
 
     def start(self) -> None:
@@ -142,14 +145,40 @@ class ReaderBot:
             return
 
     async def _receive(self, app: Any) -> None:
-        updates = ["message", "callback_query"]
         if self.settings.webhook_url:
             host, _, port = self.settings.webhook_listen.rpartition(":")
             await app.updater.start_webhook(listen=host, port=int(port), url_path=self.webhook_path,
-                                            webhook_url=self.settings.webhook_url, allowed_updates=updates,
+                                            webhook_url=self.settings.webhook_url, allowed_updates=UPDATES,
                                             secret_token=self.secret_token)  # fmt: skip
         else:
-            await app.updater.start_polling(timeout=10, allowed_updates=updates)
+            await app.bot.delete_webhook()  # getUpdates is refused while a webhook is set
+            self._polling = asyncio.create_task(self._poll(app))
+
+    async def _poll(self, app: Any) -> None:
+        """Long polling that confirms an update only once it is handled.
+
+        PTB's updater confirms a batch of updates (the next getUpdates' offset) as soon as it has fetched them;
+        killed before handling them, the service never answered those readers nor saved their /start. Here
+        the offset moves past an update after its handler ran, so a restart answers every command left.
+        """
+        from telegram.error import NetworkError, TelegramError
+
+        assert self._stop is not None
+        wait = 1.0
+        while not self._stop.is_set():
+            try:
+                updates = await app.bot.get_updates(offset=self._offset, timeout=10, allowed_updates=UPDATES,
+                                                    read_timeout=self.settings.timeout_seconds + 15)  # fmt: skip
+            except (NetworkError, TelegramError) as error:
+                log.warning("telegram readers: getUpdates failed (%s); retrying in %.0f s", error, wait)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), wait)
+                wait = min(wait * 2, RETRY_START_SECONDS)
+                continue
+            wait = 1.0
+            for update in updates:
+                await app.process_update(update)  # a failing handler goes to on_error; the update is done
+                self._offset = update.update_id + 1
 
     @property
     def secret_token(self) -> str:
@@ -163,8 +192,15 @@ class ReaderBot:
 
         return urlsplit(self.settings.webhook_url or "").path.lstrip("/")
 
-    @staticmethod
-    async def _shutdown(app: Any) -> None:
+    async def _shutdown(self, app: Any) -> None:
+        if self._polling is not None:
+            self._polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
+            self._polling = None
+            if self._offset is not None:  # confirm what was handled, so a restart does not answer it twice
+                with contextlib.suppress(Exception):
+                    await app.bot.get_updates(offset=self._offset, timeout=0, allowed_updates=UPDATES)
         for step in (app.updater.stop, app.stop, app.shutdown):
             with contextlib.suppress(RuntimeError):  # not running: nothing to stop
                 await step()
@@ -270,7 +306,7 @@ class ReaderBot:
         from telegram import LinkPreviewOptions
         from telegram.constants import ParseMode
 
-        from bot.channels.telegram import TelegramChannel
+        from bot.channels.telegram import TelegramChannel, pacer
 
         reader = self._reader(update)
         language = self._language(update, reader)
@@ -283,10 +319,16 @@ class ReaderBot:
             label = digest.week.label(language)
             await update.effective_message.reply_text(TEXTS[language]["nothing"].format(label=label))
             return
+        chat = str(update.effective_chat.id)
+        limits = pacer(self.settings.token)  # the weekly delivery's pacing: per chat and overall
         for text in TelegramChannel(self.settings).messages(filtered, language, self.config):
-            await update.effective_message.reply_text(
-                text, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
-            )
+            await asyncio.sleep(limits.reserve(chat, self.settings))
+            try:
+                await update.effective_message.reply_text(
+                    text, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+                )
+            finally:
+                limits.sent(chat)
 
     async def on_help(self, update: Any, context: Any) -> None:
         """/help: the commands."""

@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -64,6 +65,8 @@ class TelegramStandIn:
     markups: dict[tuple[str, int], Any] = field(default_factory=dict)  # (chat, message id) → inline keyboard
     blocked: set[str] = field(default_factory=set)  # chats whose reader blocked the bot
     missing: set[str] = field(default_factory=set)  # chat ids Telegram does not know (400 "chat not found")
+    on_send: Callable[[str], None] | None = None  # told the chat of each sendMessage, before it is answered
+    private_delay: float = 0.0  # seconds each message to a private chat takes (a slow answer)
     answered: list[str] = field(default_factory=list)  # callback query ids answered
     webhook: str = ""
     rejected: list[str] = field(default_factory=list)
@@ -121,6 +124,10 @@ class TelegramStandIn:
             return reply_json(handler, 404, {"ok": False, "error_code": 404, "description": "Not Found"})
         if self.hold and str(params.get("chat_id")).startswith("-"):
             time.sleep(self.hold)
+        if self.private_delay and not str(params.get("chat_id")).startswith("-"):
+            time.sleep(self.private_delay)
+        if self.on_send is not None:
+            self.on_send(str(params.get("chat_id")))
         with self.lock:
             if self.script:
                 return self._too_many(handler, self.script.pop(0))

@@ -72,7 +72,9 @@ def test_the_subscribers_table_checks_what_it_is_given(tmp_path: Path) -> None:
             readers.add("email", "ada at example.org")
         again = readers.add("email", "ada@example.org", ["quantization"])
         assert (again.topics, again.language, again.token) == (("quantization",), "en", ada.token)  # updated
-        readers.deactivate({ada.id: "mailbox gone"})
+        readers.deactivate({ada.id: "mailbox gone"}, {ada.id: ada.updated})  # changed since: left as it is
+        assert readers.get("email", "ada@example.org").active is True  # type: ignore[union-attr]
+        readers.deactivate({ada.id: "mailbox gone"}, {ada.id: again.updated})
         assert readers.get("email", "ada@example.org").active is False  # type: ignore[union-attr]
         assert readers.add("email", "ada@example.org").active  # subscribing again reactivates
         assert readers.counts() == {"email": dict.fromkeys(CONFIG.topics, 1)}

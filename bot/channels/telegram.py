@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import re
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -58,6 +60,52 @@ def fit_item(item: DigestItem, max_authors: int, language: str, budget: int) -> 
     return markup
 
 
+class Pacer:
+    """Telegram's limits for one bot, shared by everything in the process that sends with its token (the weekly
+    delivery and the readers' /last): `min_interval_seconds` between messages to the channel; to readers,
+    `subscriber_rate` per second overall and `chat_interval_seconds` between two messages to one chat."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = -float("inf")
+        self._by_chat: dict[str, float] = {}
+
+    def reserve(self, chat: str, settings: TelegramConfig) -> float:
+        """Seconds to wait before a message to `chat` (empty: the channel); the slot is taken at once, so two
+        senders never get the same one."""
+        with self._lock:
+            now = time.monotonic()
+            if not chat:
+                wait = self._last + settings.min_interval_seconds - now
+            else:
+                overall = 1 / settings.subscriber_rate if settings.subscriber_rate else 0.0
+                here = self._by_chat.get(chat, -float("inf")) + settings.chat_interval_seconds - now
+                wait = max(self._last + overall - now, here)
+            wait = max(wait, 0.0)
+            self._mark(chat, now + wait)
+            return wait
+
+    def sent(self, chat: str) -> None:
+        """A message to `chat` has just been answered: the intervals count from now."""
+        with self._lock:
+            self._mark(chat, time.monotonic())
+
+    def _mark(self, chat: str, at: float) -> None:
+        self._last = at
+        if chat:
+            self._by_chat[chat] = at
+
+
+_PACERS: dict[str, Pacer] = {}
+_PACERS_LOCK = threading.Lock()
+
+
+def pacer(token: str) -> Pacer:
+    """The one Pacer of a bot token in this process."""
+    with _PACERS_LOCK:
+        return _PACERS.setdefault(hashlib.sha256(token.encode()).hexdigest(), Pacer())
+
+
 class TelegramChannel(Channel):
     """A Telegram chat or channel through the Bot API (or a self-hosted Bot API server via `base_url`)."""
 
@@ -70,8 +118,7 @@ class TelegramChannel(Channel):
         super().__init__(settings)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bot: Any = None
-        self._last_send = 0.0
-        self._last_by_chat: dict[str, float] = {}
+        self.pacer = pacer(settings.token)
         self._before_request: Callable[[], None] | None = None  # the ledger's mark for the send in progress
 
     def parts(self, digest: Digest, language: str, config: Config) -> list[Part]:
@@ -111,16 +158,6 @@ class TelegramChannel(Channel):
         `chat_interval_seconds` between two messages to one chat (Telegram's limits for bots)."""
         result: str = self._run(self._send(part.payload, part.to, hooks))
         return result
-
-    def _wait(self, chat: str) -> float:
-        """Seconds until the next message to `chat` (empty: the channel) keeps the rate limits."""
-        settings, now = self.settings, time.monotonic()
-        if not chat:
-            return self._last_send + settings.min_interval_seconds - now
-        overall = 1 / settings.subscriber_rate if settings.subscriber_rate else 0.0
-        last_here = self._last_by_chat.get(chat)
-        here = last_here + settings.chat_interval_seconds - now if last_here is not None else 0.0
-        return max(self._last_send + overall - now, here)
 
     def check(self) -> str:
         """getMe: the token is valid and the Bot API answers."""
@@ -168,7 +205,7 @@ class TelegramChannel(Channel):
 
         bot = self._client()
         for attempt in range(self.settings.max_retries + 1):
-            wait = self._wait(chat)
+            wait = self.pacer.reserve(chat, self.settings)
             if wait > 0:
                 await asyncio.sleep(wait)
             self._before_request = hooks.before_request
@@ -209,9 +246,7 @@ class TelegramChannel(Channel):
                 await asyncio.sleep(min(2.0**attempt, 30.0))
             finally:
                 self._before_request = None
-                self._last_send = time.monotonic()
-                if chat:
-                    self._last_by_chat[chat] = self._last_send
+                self.pacer.sent(chat)
         raise AssertionError("unreachable")
 
     def close(self) -> None:
