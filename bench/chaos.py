@@ -2,15 +2,23 @@
 
 Usage: python bench/chaos.py [N] [--seed S]
 
-Each round, in each `delivery.on_ambiguous` mode, publishes one synthetic week to Telegram, Slack (Web API)
-and three email recipients with random faults — 429s on Telegram and Slack, a Slack answer held past the
-client's timeout, a Telegram connection dropped after the message was taken, an SMTP server that answers
-451 — and a SIGKILL of the bot at a random moment (two rounds in three). Then it reruns `bot digest` until a
-run completes. It prints per mode and channel: the parts expected (every part of the frozen digest, from the
-final ledger), delivered (distinct parts received), duplicates (parts received more than once), losses (never
-received) and ambiguous (parts a killed or timed-out run left pending, then skipped or resent by policy;
-Slack looks them up instead). Goals: 0 losses in both modes; in `skip` 0 duplicates; in `resend` duplicates
-no more than the ambiguous Telegram / email parts, and 0 on Slack.
+Each round, in each `delivery.on_ambiguous` mode, publishes one synthetic week to Telegram, Slack (Web API),
+three email recipients and readers of their own (Telegram and email) with random faults — 429s on Telegram and
+Slack, a Slack answer held past the client's timeout, a Telegram or Slack connection dropped after the message
+was taken, an SMTP server that answers 451 — and a SIGKILL of the bot at a random moment (two rounds in
+three). Readers who refuse are there every round: Telegram chats not found (400) or blocked (403), email
+addresses answered 450 (busy) or 501 (bad address); and one reader unsubscribes between the killed run and
+the rerun (`bot digest` holds the store, so a /stop lands between runs). Then it reruns `bot digest` until a
+run completes.
+
+It prints per mode and channel: the parts expected (every part of the frozen digest, from the final ledger),
+delivered (distinct parts received), duplicates (parts received more than once), losses (never received) and
+ambiguous (parts a killed or timed-out run left pending, then skipped or resent by policy; Slack looks them up
+instead); then per mode the readers: expected (every reader who does not refuse and did not unsubscribe before
+the first run), reached, duplicates (a reader given the week twice), after stop (a digest to the reader who
+unsubscribed, after the /stop) and refused (readers refusing, never counted as reached). Goals: 0 losses in
+both modes; in `skip` 0 duplicates; in `resend` duplicates no more than the ambiguous Telegram / email parts,
+and 0 on Slack; every non-refusing reader reached, none after their stop.
 """
 
 from __future__ import annotations
@@ -39,18 +47,54 @@ from tests.test_email import Mailbox, free_port  # noqa: E402
 WEEK = "2023-W18"
 RECIPIENTS = ["a@example.org", "b@example.org", "c@example.org"]
 FIGURES = ("expected", "delivered", "duplicates", "losses", "ambiguous")
+READER_FIGURES = ("expected", "reached", "duplicates", "after stop", "refused")
+TG_READERS, TG_MISSING, TG_BLOCKED = [str(c) for c in range(2001, 2007)], ["2101", "2102"], ["2201"]
+EMAIL_READERS = ["r1@example.org", "r2@example.org", "r3@example.org"]
+EMAIL_REFUSING = {"busy@example.org": "450 4.2.1 Mailbox busy", "bad@example.org": "501 5.1.3 Bad address"}
+
+
+def subscribe_readers(store_path: Path) -> None:
+    """Every round's readers, refusing ones included."""
+    from bot.config import Config
+    from bot.store import Store
+    from bot.subscribers import Subscribers
+
+    with Store(store_path) as store:
+        readers = Subscribers(store, Config())
+        for chat in TG_READERS + TG_MISSING + TG_BLOCKED:
+            readers.add("telegram", chat)
+        for address in EMAIL_READERS + list(EMAIL_REFUSING):
+            readers.add("email", address)
+
+
+def unsubscribe(store_path: Path, reader: str) -> None:
+    """A reader's /stop (or `bot subscribers remove`), between two runs."""
+    from bot.config import Config
+    from bot.store import Store
+    from bot.subscribers import Subscribers, parse_reader
+
+    with Store(store_path) as store:
+        Subscribers(store, Config()).remove(*parse_reader(reader))
 
 
 def run_round(mode: str, rng: random.Random, arxiv_url: str) -> dict[str, Counter[str]]:
-    """One publish with faults and reruns; per channel: expected, delivered, duplicates, losses, ambiguous."""
+    """One publish with faults and reruns; per channel: expected, delivered, duplicates, losses, ambiguous;
+    under "readers": expected, reached, duplicates, after stop, refused."""
     telegram, slack, mailbox = TelegramStandIn(), SlackStandIn(), Mailbox()
     telegram.script = [1] * rng.randint(0, 2)
+    telegram.missing.update(TG_MISSING)
+    telegram.blocked.update(TG_BLOCKED)
     if rng.random() < 0.3:  # a connection dropped after Telegram took the message
         telegram.drop_posts = {rng.randint(1, 3)}
     slack.script = [1] * rng.randint(0, 1)
     if rng.random() < 0.5:
         slack.hold_seconds, slack.hold_posts = 2.5, {rng.randint(1, 2)}
+    elif rng.random() < 0.5:  # a connection dropped after Slack took the post
+        slack.drop_posts = {rng.randint(1, 2)}
     mailbox.busy = rng.randint(0, 1)
+    mailbox.answers.update(EMAIL_REFUSING)
+    stopper = rng.choice([f"telegram:{c}" for c in TG_READERS] + [f"email:{a}" for a in EMAIL_READERS])
+    received_before_stop = 0
     port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -68,22 +112,36 @@ def run_round(mode: str, rng: random.Random, arxiv_url: str) -> dict[str, Counte
                 f"  email: {{host: 127.0.0.1, port: {port}, security: none, sender: bot@example.org, "
                 f"recipients: {json.dumps(RECIPIENTS)}, backoff_seconds: 0}}\n"
             )
+            store = Path(tmp) / "store.json"
+            subscribe_readers(store)
             command = [sys.executable, "-m", "bot", "--config", str(config), "digest", "--week", WEEK]
             if rng.random() < 2 / 3:  # a SIGKILL at a random moment of the first run
                 bot = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(rng.uniform(0.5, 4.0))
                 bot.send_signal(signal.SIGKILL)
                 bot.wait()
+            received_before_stop = digests_of(telegram, mailbox)[stopper]
+            unsubscribe(store, stopper)
             for _ in range(6):  # rerun until a run completes
                 if subprocess.run(command, cwd=REPO, capture_output=True, text=True).returncode == 0:
                     break
-            expected, ambiguous = parts_and_ambiguous(Path(tmp) / "store.json")
+            expected, ambiguous = parts_and_ambiguous(store)
     finally:
         controller.stop()
+    digests = digests_of(telegram, mailbox)
+    wanted = [f"telegram:{c}" for c in TG_READERS] + [f"email:{a}" for a in EMAIL_READERS]
+    # The reader who stopped was owed the week only if the killed run had reached them already.
+    owed = [r for r in wanted if r != stopper or received_before_stop]
+    refusing = [f"telegram:{c}" for c in TG_MISSING + TG_BLOCKED] + [f"email:{a}" for a in EMAIL_REFUSING]
+    readers = Counter({"expected": len(owed), "reached": sum(1 for r in owed if digests[r]),
+                       "duplicates": sum(max(0, digests[r] - 1) for r in wanted),
+                       "after stop": digests[stopper] - received_before_stop,
+                       "refused": sum(1 for r in refusing if not digests[r])})  # fmt: skip
+    channel_messages = {"1"}  # the configured chat; the others are readers
     received = {
-        "telegram": Counter(telegram.messages),
+        "telegram": Counter(m for chat, texts in telegram.chats.items() if chat in channel_messages for m in texts),
         "slack": Counter(json.dumps(post.get("blocks"), sort_keys=True) for post in slack.posts),
-        "email": Counter(rcpt for rcpts, _ in mailbox.messages for rcpt in rcpts),
+        "email": Counter(rcpt for rcpts, _ in mailbox.messages for rcpt in rcpts if rcpt in RECIPIENTS),
     }
     figures: dict[str, Counter[str]] = {}
     for channel, counts in received.items():
@@ -91,7 +149,21 @@ def run_round(mode: str, rng: random.Random, arxiv_url: str) -> dict[str, Counte
             expected=expected[channel], delivered=len(counts), ambiguous=ambiguous[channel],
             duplicates=sum(n - 1 for n in counts.values()), losses=max(0, expected[channel] - len(counts)),
         )  # fmt: skip
+    figures["readers"] = readers
     return figures
+
+
+def digests_of(telegram: TelegramStandIn, mailbox: Mailbox) -> Counter[str]:
+    """How many times each reader received the week (a Telegram digest's first message starts with its label)."""
+    from bot.week import Week
+
+    label = Week.parse(WEEK).label("ko")
+    counts: Counter[str] = Counter()
+    for chat, texts in telegram.chats.items():
+        counts[f"telegram:{chat}"] += sum(text.startswith(label) for text in texts)
+    for rcpts, _ in mailbox.messages:
+        counts.update(f"email:{rcpt}" for rcpt in rcpts if rcpt not in RECIPIENTS)
+    return counts
 
 
 def parts_and_ambiguous(store: Path) -> tuple[Counter[str], Counter[str]]:
@@ -121,7 +193,8 @@ def main() -> None:
                     totals.setdefault(channel, Counter()).update(figures)
             print(f"on_ambiguous: {mode} ({args.rounds} rounds)")
             for channel, t in totals.items():
-                numbers = "  ".join(f"{name} {t[name]:4d}" for name in FIGURES)
+                names = READER_FIGURES if channel == "readers" else FIGURES
+                numbers = "  ".join(f"{name} {t[name]:4d}" for name in names)
                 print(f"  {channel:9} {numbers}")
 
 

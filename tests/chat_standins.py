@@ -244,6 +244,7 @@ class SlackStandIn:
     url: str = ""
     hold_seconds: float = 0.0  # accept a post, then hold the answer this long (past a client's timeout)
     hold_posts: set[int] = field(default_factory=set)  # which posts (1-based) are held; empty: every post
+    drop_posts: set[int] = field(default_factory=set)  # posts (1-based) taken, then answered by a dropped connection
     timeline: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (ts, message): the channel
     history_calls: int = 0
 
@@ -269,6 +270,10 @@ class SlackStandIn:
         if handler.path.endswith("/webhook"):
             payload = json.loads(body)
             problem = slack_problem(payload)
+            if not problem and len(self.posts) + 1 in self.drop_posts:
+                self.posts.append(payload)
+                handler.close_connection = True  # taken, then no answer
+                return None
             handler.send_response(400 if problem else 200)
             handler.send_header("Content-Type", "text/plain")
             handler.end_headers()
@@ -286,6 +291,9 @@ class SlackStandIn:
             return reply_json(handler, 200, {"ok": False, "error": problem})
         self.posts.append(payload)
         ts = self._append({"text": payload.get("text", ""), "metadata": _metadata(payload)})
+        if len(self.posts) in self.drop_posts:
+            handler.close_connection = True  # no answer at all: the post arrived, the client cannot know
+            return None
         if not self.hold_posts or len(self.posts) in self.hold_posts:
             time.sleep(self.hold_seconds)
         return reply_json(handler, 200, {"ok": True, "channel": "C1", "ts": ts})

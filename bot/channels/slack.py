@@ -164,13 +164,16 @@ class SlackChannel(Channel):
         timeout = int(self.settings.timeout_seconds)
         if self.settings.webhook_url:
             fields = {key: value for key, value in payload.items() if key != "metadata"}
-            answer = WebhookClient(self.settings.webhook_url, timeout=timeout).send(**fields)
+            # No retry handlers: slack_sdk resends a post whose connection dropped, which may have arrived.
+            answer = WebhookClient(self.settings.webhook_url, timeout=timeout, retry_handlers=[]).send(**fields)
             if answer.status_code == 429:
                 raise _RateLimited(answer.headers)
             if answer.status_code != 200 or answer.body != "ok":
                 raise DeliveryError(f"Slack webhook answered {answer.status_code}: {answer.body[:200]}")
             return "webhook"
-        client = WebClient(self.settings.token, base_url=self.settings.base_url, timeout=timeout)
+        # No retry handlers: slack_sdk's default resends a post whose connection dropped after Slack took it (a
+        # duplicate); `send` retries only what never left, and looks up what may have arrived.
+        client = WebClient(self.settings.token, base_url=self.settings.base_url, timeout=timeout, retry_handlers=[])
         try:
             result = client.chat_postMessage(channel=self.settings.channel or "", **payload)
         except SlackApiError as error:
