@@ -206,7 +206,8 @@ def classify(ctx: click.Context, source: str, explain: bool) -> None:
 def run(ctx: click.Context) -> None:
     """Run the service: publish weekly, collect feeds daily, catch up at start.
 
-    Holds the store for its whole life (a second instance exits at once). Stops on SIGTERM / SIGINT.
+    One service per store (a second one exits within 2 s, naming the first); the other commands work while it
+    runs. Stops on SIGTERM / SIGINT.
 
     \b
     Example:
@@ -218,9 +219,10 @@ def run(ctx: click.Context) -> None:
     if logging.getLogger().level > logging.INFO and not ctx.find_root().params["quiet"]:
         logging.getLogger().setLevel(logging.INFO)  # a service logs one line per event
     config = _config(ctx)
-    store = open_store(config)
-    store.lock_timeout = min(config.store.lock_timeout_seconds, 2.0)
+    store = open_store(config, service=True)
+    store.lock_timeout = min(config.store.lock_timeout_seconds, 2.0)  # a second service says so at once
     with store:
+        store.lock_timeout = config.store.lock_timeout_seconds
         Service(config, store).run()
 
 

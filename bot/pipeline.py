@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.channels import configured_channels
+from bot.channels import Channel, configured_channels
 from bot.classify import MAX_TAGS, Classifier, normalize_tags
 from bot.commentary import extractive, safe_commentary
 from bot.config import Config
@@ -189,9 +190,10 @@ def draft_notes(config: Config, store: Store, week: Week, progress: Progress | N
     return path
 
 
-def open_store(config: Config, *, read_only: bool = False) -> Store:
-    """The configured store (enter it to hold the lock)."""
-    return Store(config.store.path, lock_timeout=config.store.lock_timeout_seconds, read_only=read_only)
+def open_store(config: Config, *, read_only: bool = False, service: bool = False) -> Store:
+    """The configured store (enter it to use it; `service`: also hold the one-service-per-store lock)."""
+    return Store(config.store.path, lock_timeout=config.store.lock_timeout_seconds, read_only=read_only,
+                 service=service)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,13 @@ def publish(
     channels = [] if store.read_only else configured_channels(config, only)  # config errors before network work
     if only and not channels and not store.read_only:
         raise ConfigError(f"channel {only!r} is not configured under channels ({config.source})")
+    with nullcontext() if store.read_only else store.publishing():  # a week is never delivered twice at once
+        return _publish(config, store, week, channels, language, refresh, force, only, progress, should_stop)
+
+
+def _publish(config: Config, store: Store, week: Week, channels: list[Channel], language: str | None,
+             refresh: bool, force: bool, only: str | None, progress: Progress | None,
+             should_stop: Callable[[], bool] | None) -> Publication:  # fmt: skip
     ledger = Ledger(store)
     frozen = load_digest(store, week)
     if frozen is not None and refresh and ledger.delivered_anything(str(week)):

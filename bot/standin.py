@@ -184,5 +184,5 @@ def recorded_week(path: str | Path, papers: int = 0) -> list[Entry]:
         published = datetime.fromisoformat(record["published"].replace("Z", "+00:00"))
         key = record["arxiv_id"] if not copy else f"99{copy:02d}.{i % 100000:05d}"
         entries.append(Entry(key, record["title"], record["abstract"], published, categories=categories,
-                             authors=record.get("authors") or ["authors not recorded"]))  # fmt: skip
+                             authors=record.get("authors") or []))  # fmt: skip
     return entries

@@ -1,18 +1,23 @@
 """The TinyDB store: one JSON file holding frozen digests, featured papers and the delivery ledger.
 
 TinyDB rewrites its file in place with no lock. Here the storage writes a temp file, fsyncs it and
-`os.replace`s it, so a crash leaves the old or the new file, never a torn one; a file lock keeps a second
-bot process out for the whole run; `Store.batch()` turns the several TinyDB writes of one step into one
-file write; a corrupt file is refused, named, and left untouched. TinyDB is not thread-safe: every table
-call and every batch holds the store's lock, so `bot run`'s Telegram handlers and its jobs can share it.
+`os.replace`s it, so a crash leaves the old or the new file, never a torn one. Processes share the store in
+short transactions: each table call and each `Store.batch()` holds a file lock, reads in what another
+process wrote since (the file's identity and a version mark beside it say when), and writes at once — so
+`bot subscribers add` or a backfill `bot digest` work while `bot run` runs, and each sees the other's writes
+at its next call. `bot run` holds a service lock for its life, every publish a publish lock. A corrupt file
+is refused, named, and left untouched. TinyDB is not thread-safe: every transaction also holds the store's
+thread lock, so `bot run`'s Telegram handlers and its jobs can share it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
@@ -55,12 +60,42 @@ class AtomicJSONStorage(Storage):
         self.defer_backup = False  # set by `Store.without_backup()`
         self._not_backed_up: bytes | None = None  # the content written last, until the backup has it too
         self.on_revert: Callable[[], None] = lambda: None  # told when a failed write took the data back
+        self.on_reload: Callable[[], None] = lambda: None  # told when another process's write was read in
+        self._seen: tuple[object, ...] | None = None  # the file's identity when this process last read or wrote it
+        self._writes = 0
 
     def read(self) -> dict[str, Any] | None:
-        """The whole database; loaded from disk once."""
-        if self._data is None and self.path.exists():
-            self._data = load_json(self.path)
+        """The whole database as this process last read or wrote it (see `refresh`)."""
+        if self._seen is None:
+            self.refresh()
         return self._data
+
+    def refresh(self) -> None:
+        """Read the file again if another process wrote it since (its identity and version mark changed)."""
+        seen = self._identity()
+        if seen == self._seen:
+            return
+        self._data = load_json(self.path) if seen[0] is not None else None
+        self._seen = seen
+        self._dirty = False
+        self.on_reload()
+
+    def _identity(self) -> tuple[object, ...]:
+        """The file's inode, mtime and size, and the version mark its last writer left: both, since a quick
+        pair of writes may reuse an inode within one tick of the file system's clock."""
+        try:
+            stat_ = os.stat(self.path)
+        except FileNotFoundError:
+            return (None,)
+        try:
+            mark = self._version_path.read_bytes()
+        except OSError:
+            mark = b""
+        return stat_.st_ino, stat_.st_mtime_ns, stat_.st_size, mark
+
+    @property
+    def _version_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".version")
 
     def write(self, data: dict[str, Any]) -> None:
         """Keep the data; write it now unless inside a batch."""
@@ -88,15 +123,27 @@ class AtomicJSONStorage(Storage):
             # that cannot be written (a lone surrogate, an integer past 64 bits) would stay in the table and
             # fail every later write. Going back to the file's state undoes the whole failed batch.
             self._data = load_json(self.path) if self.path.exists() else None
+            self._seen = self._identity()
             self._dirty = False
             self.on_revert()
             reason = error.strerror if isinstance(error, OSError) else f"a value it cannot hold ({error})"
             raise StoreError(f"cannot write the store {self.path}: {reason or error}; "
                              "it keeps its last good state") from None  # fmt: skip
         self._dirty = False
+        self._writes += 1
+        self._mark_version()
         self._not_backed_up = content
         if not self.defer_backup:
             self.update_backup()
+
+    def _mark_version(self) -> None:
+        # Not fsynced: after a crash the file's own identity still tells the next reader it changed.
+        mark = f"{os.getpid()}-{self._writes}-{time.time_ns()}".encode()
+        with contextlib.suppress(OSError):  # (then the identity alone tells)
+            fd = os.open(self._version_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(mark)
+        self._seen = self._identity()
 
     def update_backup(self) -> None:
         """Copy the content written last to the backup file, if the backup does not have it yet."""
@@ -267,14 +314,62 @@ def load_json(path: Path) -> dict[str, Any]:
     return data
 
 
-class Store:
-    """The bot's database: open it with `Store.open(path)` as a context manager, which holds the lock."""
+class _NamedLock:
+    """A lock file, and a pid file beside it naming the holder (for the locks held for long)."""
 
-    def __init__(self, path: str | Path, *, lock_timeout: float = 10.0, read_only: bool = False) -> None:
+    def __init__(self, store: Path, suffix: str, what: str, *, pid: bool) -> None:
+        self.lock = FileLock(str(store) + suffix, mode=0o600)
+        self.store, self.what, self.pid = store, what, pid
+
+    def acquire(self, timeout: float) -> None:
+        """Take the lock within `timeout` seconds, or a StoreLockedError naming the holder."""
+        try:
+            self.lock.acquire(timeout=timeout)
+            if self.pid:
+                _write_atomically(Path(self.lock.lock_file + ".pid"), f"pid {os.getpid()}".encode())
+        except Timeout:
+            raise StoreLockedError(self.what.replace("{holder}", self.holder())) from None
+        except OSError as error:  # a read-only or full file system, or a folder the bot may not write
+            self.release()
+            raise StoreError(f"cannot lock the store {self.store}: {error.strerror or error}") from None
+
+    def holder(self) -> str:
+        """`pid N` of the process holding the lock, as it wrote it."""
+        try:
+            return Path(self.lock.lock_file + ".pid").read_text(encoding="utf-8").strip() or "unknown pid"
+        except OSError:
+            return "unknown pid"
+
+    def release(self) -> None:
+        """Let it go, if held."""
+        if self.lock.is_locked:
+            self.lock.release()
+
+
+class Store:
+    """The bot's database: enter it (`with Store(path) as store`) to use it.
+
+    Several processes share a store: each table call and each `batch()` is a short transaction that holds the
+    store's lock, reads in what another process wrote since, and writes its changes at once. `bot run` also
+    holds a service lock for its life (one service per store), and every publish holds a publish lock (a week
+    is never delivered by two processes at once).
+    """
+
+    def __init__(self, path: str | Path, *, lock_timeout: float = 10.0, read_only: bool = False,
+                 service: bool = False) -> None:  # fmt: skip
         self.path = Path(path)
         self.read_only = read_only
         self.lock_timeout = lock_timeout
-        self._lock = FileLock(str(self.path) + ".lock", mode=0o600)
+        self.service = service
+        self._lock = _NamedLock(self.path, ".lock", f"store {self.path} is busy: another "
+                                "bot process kept it locked past store.lock_timeout_seconds", pid=False)  # fmt: skip
+        self._service_lock = _NamedLock(self.path, ".service.lock",
+                                        f"store {self.path} is in use by another bot process ({{holder}}); "
+                                        "wait for it to finish or stop it", pid=True)  # fmt: skip
+        self._publish_lock = _NamedLock(self.path, ".publish.lock",
+                                        f"a publish is running on store {self.path} in another bot process "
+                                        "({holder}); wait for it to finish", pid=True)  # fmt: skip
+        self._depth = 0  # transactions open in this process (they nest)
         self._storage: AtomicJSONStorage | None = None
         self.db: TinyDB | None = None
         self.mutex = threading.RLock()  # one thread at a time inside TinyDB (see the module docstring)
@@ -282,52 +377,59 @@ class Store:
 
     def __enter__(self) -> Store:
         if not self.read_only:
-            self._acquire()
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the store's folder {self.path.parent}: {error.strerror}") from None
+        if self.service:
+            self._service_lock.acquire(self.lock_timeout)
         try:
             self.db = TinyDB(str(self.path), storage=_StorageFactory(self))
-            assert self._storage is not None
-            self._storage.read()
             if not self.read_only:
                 self._init()
+            else:
+                with self.transaction():  # reads the file (and refuses a corrupt one) now, not at the first call
+                    pass
         except BaseException:
-            self._release()
+            self._service_lock.release()
             raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         try:
             if self._storage is not None and not self.read_only:
-                with self.mutex:
+                with self.transaction():
                     self._storage.update_backup()
         finally:
-            self._release()
+            self._service_lock.release()
 
-    def _acquire(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StoreError(f"cannot create the store's folder {self.path.parent}: {error.strerror}") from None
-        try:
-            self._lock.acquire(timeout=self.lock_timeout)
-            _write_atomically(Path(self._lock.lock_file + ".pid"), f"pid {os.getpid()}".encode())
-        except Timeout:
-            raise StoreLockedError(
-                f"store {self.path} is in use by another bot process ({self._holder()}); "
-                "wait for it to finish or stop it"
-            ) from None
-        except OSError as error:  # a read-only or full file system, or a folder the bot may not write
-            self._release()
-            raise StoreError(f"cannot lock the store {self.path}: {error.strerror or error}") from None
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Hold the store (this thread and the lock file) and read in what other processes wrote since; nested
+        calls join the outer one. Read-only stores only read in."""
+        assert self._storage is not None
+        with self.mutex:
+            outer = self._depth == 0
+            if outer and not self.read_only:
+                self._lock.acquire(self.lock_timeout)
+            self._depth += 1
+            try:
+                if outer:
+                    self._storage.refresh()
+                yield
+            finally:
+                self._depth -= 1
+                if outer:
+                    self._lock.release()
 
-    def _holder(self) -> str:
+    @contextmanager
+    def publishing(self) -> Iterator[None]:
+        """Hold the publish lock: one publish at a time per store, across processes."""
+        self._publish_lock.acquire(self.lock_timeout)
         try:
-            return Path(self._lock.lock_file + ".pid").read_text(encoding="utf-8").strip()
-        except OSError:
-            return "unknown pid"
-
-    def _release(self) -> None:
-        if self._lock.is_locked:
-            self._lock.release()
+            yield
+        finally:
+            self._publish_lock.release()
 
     def _init(self) -> None:
         if not self.table("meta").all():
@@ -340,7 +442,7 @@ class Store:
         if name not in TABLES:
             raise StoreError(f"unknown store table {name!r}")
         assert self._storage is not None
-        return _LockedTable(self.db.table(name), self.mutex, self._storage.batch, partial(self._changed, name))
+        return _LockedTable(self.db.table(name), self.transaction, self._storage.batch, partial(self._changed, name))
 
     def _changed(self, name: str) -> None:
         self.changes[name] += 1
@@ -351,7 +453,7 @@ class Store:
         if self.read_only:
             raise StoreError(f"store {self.path} was opened read-only")
         assert self._storage is not None
-        with self.mutex, self._storage.batch():
+        with self.transaction(), self._storage.batch():
             yield
 
     @contextmanager
@@ -370,11 +472,13 @@ class Store:
             finally:
                 self._storage.defer_backup = False
 
-    def _forget_queries(self) -> None:
-        # TinyDB caches query results per table; after a reverted write they may describe rows that are gone.
+    def _forget_cached(self) -> None:
+        # TinyDB caches query results and the next row id per table: after a reverted write, or a write another
+        # process made, they may describe rows that are gone (or reuse an id another process took).
         if self.db is not None:
             for table in self.db._tables.values():
                 table.clear_cache()
+                table._next_id = None
 
     def size_bytes(self) -> int:
         """The file's size on disk (0 before the first write)."""
@@ -387,10 +491,10 @@ class _LockedTable:
 
     _WRITES = frozenset(("insert", "insert_multiple", "upsert", "update", "update_multiple", "remove", "truncate"))
 
-    def __init__(self, table: Any, mutex: threading.RLock, batch: Callable[[], AbstractContextManager[None]],
-                 changed: Callable[[], None]) -> None:  # fmt: skip
+    def __init__(self, table: Any, transaction: Callable[[], AbstractContextManager[None]],
+                 batch: Callable[[], AbstractContextManager[None]], changed: Callable[[], None]) -> None:  # fmt: skip
         self._table = table
-        self._mutex = mutex
+        self._transaction = transaction
         self._batch = batch
         self._changed = changed
 
@@ -401,7 +505,7 @@ class _LockedTable:
         write = name in self._WRITES
 
         def locked(*args: Any, **kwargs: Any) -> Any:
-            with self._mutex, self._batch():
+            with self._transaction(), self._batch():
                 if write:
                     self._changed()
                 return attribute(*args, **kwargs)
@@ -417,7 +521,7 @@ class _StorageFactory:
 
     def __call__(self, path: str) -> AtomicJSONStorage:
         storage = _ReadOnlyStorage(path) if self.store.read_only else AtomicJSONStorage(path)
-        storage.on_revert = self.store._forget_queries
+        storage.on_revert = storage.on_reload = self.store._forget_cached
         self.store._storage = storage
         return storage
 

@@ -90,13 +90,15 @@ def test_files_the_bot_writes_keep_their_modes_whatever_the_umask(write_config: 
 
     write_config(f"digest:\n  notes_dir: {tmp_path / 'notes'}\n")
     config = load_config()
-    with umask(0), Store(tmp_path / "store.json") as store:
+    with umask(0), Store(tmp_path / "store.json", service=True) as store:
         freeze_digest(store, Digest(WEEK, (item(1),)))
         store.table("feeds").insert({"name": "x"})  # a second write: the backup exists
         build_archive(store, config, tmp_path / "site", search=False)
     with umask(0):
         assert CliRunner().invoke(cli, ["notes", "--week", str(WEEK)]).exit_code == 0
-    for private in ("store.json", "store.json.bak", "store.json.lock", "store.json.lock.pid", "notes/2023-W18.yaml"):
+    private_files = ["store.json", "store.json.bak", "store.json.version", "store.json.lock", "store.json.service.lock",
+                     "store.json.service.lock.pid", "notes/2023-W18.yaml"]  # fmt: skip
+    for private in private_files:
         assert mode(tmp_path / private) == 0o600, private
     site = list((tmp_path / "site").rglob("*"))
     assert site and all(mode(p) == (0o755 if p.is_dir() else 0o644) for p in site)
@@ -105,11 +107,12 @@ def test_files_the_bot_writes_keep_their_modes_whatever_the_umask(write_config: 
 def test_no_file_is_written_through_a_symlink_someone_else_put_there(write_config: WriteConfig, tmp_path: Path) -> None:
     victim = tmp_path / "victim"
     victim.write_text("precious", encoding="utf-8")
-    (tmp_path / "store.json.lock.pid").symlink_to(victim)
-    with Store(tmp_path / "store.json") as store:
+    (tmp_path / "store.json.service.lock.pid").symlink_to(victim)
+    (tmp_path / "store.json.version").symlink_to(victim)
+    with Store(tmp_path / "store.json", service=True) as store:
         freeze_digest(store, Digest(WEEK, (item(1),)))
     assert victim.read_text(encoding="utf-8") == "precious"
-    assert not (tmp_path / "store.json.lock.pid").is_symlink()
+    assert not (tmp_path / "store.json.service.lock.pid").is_symlink()
     write_config(f"digest:\n  notes_dir: {tmp_path / 'notes'}\n")
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "2023-W18.yaml").symlink_to(tmp_path / "elsewhere.yaml")  # dangling: exists() is False

@@ -113,3 +113,47 @@ def test_a_failed_publish_is_retried_with_backoff(
     log = service.stderr.read() if service.stderr else ""
     assert "publish failed (1 in a row); retrying in 1 s" in log
     assert "publish succeeded after 1 failed attempt(s)" in log
+
+
+def test_operators_commands_work_while_bot_run_delivers(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn, tmp_path: Path
+) -> None:
+    import json
+
+    due = due_week(datetime.now(UTC), TUESDAY_3)
+    arxiv_api.entries = synthetic_week(100, week_monday(str(due)))
+    config = write_config(
+        f"channels:\n  telegram: {{token: '{telegram.token}', chat_id: -100, base_url: '{telegram.url}',"
+        f" min_interval_seconds: 0, subscriptions: false}}\ndigest:\n  notes_dir: {tmp_path / 'notes'}\n"
+        f"archive:\n  out_dir: {tmp_path / 'site'}\n"
+    )
+    telegram.hold = 4.0  # the channel's message takes a while: the operator acts during the delivery
+    env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
+    service = start(config, env, tmp_path)
+    store = tmp_path / "store.json"
+
+    def bot(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot", "--config", str(config), *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=30)  # fmt: skip
+
+    try:
+        wait_for(lambda: store.exists() and '"pending"' in store.read_text(encoding="utf-8"), 60)
+        started = time.monotonic()
+        added = bot("subscribers", "add", "ada@example.org", "--topics", "mllm")
+        listed = bot("subscribers", "list")
+        status = bot("status")
+        backfill = bot("digest", "--week", str(due.previous()), "--dry-run")
+        notes = bot("notes", "--week", str(due))
+        assert time.monotonic() - started < 25
+        wait_for(lambda: len(telegram.messages) == 1, 30)
+        wait_for(lambda: '"status":"sent"' in store.read_text(encoding="utf-8"), 30)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(timeout=15) == 0
+    for result in (added, listed, status, backfill, notes):
+        assert result.returncode == 0, (result.args, result.stderr)
+    assert "email:ada@example.org" in listed.stdout
+    data = json.loads(store.read_text(encoding="utf-8"))
+    assert [r["address"] for r in data["subscribers"].values()] == ["ada@example.org"]  # the operator's write
+    assert [r["status"] for r in data["deliveries"].values()] == ["sent"]  # and the service's, both kept
+    assert (tmp_path / "notes" / f"{due}.yaml").is_file()

@@ -6,7 +6,7 @@ import pytest
 
 from bot.errors import StoreCorruptError, StoreError, StoreLockedError
 from bot.ledger import SENT, Ledger
-from bot.store import SCHEMA_VERSION, Store
+from bot.store import SCHEMA_VERSION, Q, Store
 
 
 def test_new_store_records_its_schema(tmp_path: Path) -> None:
@@ -39,12 +39,50 @@ def test_a_batch_is_one_file_write(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert replaced == [str(tmp_path / "s.json"), str(tmp_path / "s.json.bak")]  # one write, then its backup
 
 
-def test_second_process_is_refused_with_the_holder(tmp_path: Path) -> None:
+def test_a_second_service_is_refused_with_the_holder(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
-    with Store(path), pytest.raises(StoreLockedError) as error, Store(path, lock_timeout=0.1):
+    with Store(path, service=True), pytest.raises(StoreLockedError) as error, Store(path, service=True,
+                                                                                   lock_timeout=0.1):  # fmt: skip
         pass
     assert str(path) in str(error.value)
     assert f"pid {os.getpid()}" in str(error.value)
+
+
+def test_processes_share_the_store_and_see_each_others_writes(tmp_path: Path) -> None:
+    # Two Store objects on one file hold separate file locks, as two processes do.
+    path = tmp_path / "s.json"
+    with Store(path, service=True) as service, Store(path) as operator:
+        service.table("subscribers").insert({"kind": "email", "address": "a@x.org", "topics": ["mllm"],
+                                             "language": "en", "active": True})  # fmt: skip
+        operator.table("subscribers").insert({"kind": "email", "address": "b@x.org", "topics": ["mllm"],
+                                              "language": "en", "active": True})  # fmt: skip
+        assert [r["address"] for r in service.table("subscribers").all()] == ["a@x.org", "b@x.org"]
+        with service.batch():
+            service.table("featured").insert({"key": "1", "week": "2023-W18"})
+            service.table("subscribers").remove(Q.address == "a@x.org")
+        assert [r["address"] for r in operator.table("subscribers").all()] == ["b@x.org"]
+        assert operator.table("featured").all() == [{"key": "1", "week": "2023-W18"}]
+        ids = {
+            operator.table("featured").insert({"key": "2", "week": "2023-W18"}),
+            service.table("featured").insert({"key": "3", "week": "2023-W18"}),
+        }
+        assert len(ids) == 2  # a row id another process took is never reused
+        with Store(path, read_only=True) as reader:
+            assert len(reader.table("featured").all()) == 3
+    with Store(path) as again:
+        assert {r["key"] for r in again.table("featured").all()} == {"1", "2", "3"}
+
+
+def test_one_publish_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with (
+        Store(path) as first,
+        Store(path, lock_timeout=0.1) as second,
+        first.publishing(),
+        pytest.raises(StoreLockedError, match=f"a publish is running .* \\(pid {os.getpid()}\\)"),
+        second.publishing(),
+    ):
+        pass
 
 
 @pytest.mark.parametrize("content", ['{"meta": {"1": {"schema": 1}}, "featured": {', "[1, 2]", "\x00\x01garbage"])
