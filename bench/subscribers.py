@@ -1,6 +1,6 @@
 """One week to 10,000 Telegram readers and 2,000 email readers through the loopback stand-ins.
 
-Usage: python bench/subscribers.py [--telegram N] [--email N] [--weeks W]
+Usage: python bench/subscribers.py [--telegram N] [--email N] [--weeks W] [--operator-writes N]
 
 Fills a store with the readers (mixed topics and languages) and a frozen 30-item digest, starts the Telegram
 Bot API stand-in and an SMTP server (STARTTLS + AUTH, aiosmtpd) in a separate process with their rate limits
@@ -9,6 +9,10 @@ off, runs the real `bot digest --week 2023-W20` in a subprocess, and prints the 
 then writes W-1 more weeks of the same size (digests and reader rosters, shaped as the run wrote them) and
 prints the store's size after W weeks (default 52: a year; older rosters are pruned). Goals: the 12,000
 deliveries' bot-side work under 60 s (5 ms a message), the store under 20 MB after 52 weeks.
+
+With `--operator-writes N`, an operator (another process's Store on the same file, as `bot subscribers add`
+is) adds N email readers one by one while the delivery runs; it prints how many of them the store kept (goal:
+all, 0 lost) and the delivery's figures, to compare with a run without them (the slowdown).
 """
 
 from __future__ import annotations
@@ -98,12 +102,31 @@ def serve() -> None:
     print(json.dumps(counts))
 
 
+def operate(store_path: Path, writes: int, bot: subprocess.Popen[str]) -> tuple[int, float]:
+    """Add `writes` email readers one by one as an operator would while `bot` delivers; (how many were made
+    while it ran, the median time of one)."""
+    from bot.subscribers import Subscribers
+
+    during, times = 0, []
+    with Store(store_path) as store:
+        readers = Subscribers(store, Config())
+        time.sleep(1.0)  # the delivery is under way
+        for i in range(writes):
+            start = time.perf_counter()
+            readers.add("email", f"operator{i}@example.org", ["mllm"])
+            times.append(time.perf_counter() - start)
+            during += bot.poll() is None
+            time.sleep(0.05)
+    return during, sorted(times)[len(times) // 2]
+
+
 def main() -> None:
     """Run the week, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--telegram", type=int, default=10_000)
     parser.add_argument("--email", type=int, default=2_000)
     parser.add_argument("--weeks", type=int, default=52)
+    parser.add_argument("--operator-writes", type=int, default=0)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -130,7 +153,10 @@ def main() -> None:
         # BENCH_PROFILE=FILE runs the bot under cProfile (for finding where its time goes)
         profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
         cmd = [sys.executable, *profile, "-m", "bot", "--config", str(config), "digest", "--week", str(WEEK)]
-        run = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        bot = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+        operator = operate(store_path, args.operator_writes, bot) if args.operator_writes else None
+        stdout, stderr = bot.communicate()
+        run = subprocess.CompletedProcess(cmd, bot.returncode, stdout, stderr)
         wall = time.perf_counter() - start
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the bot only: the stand-ins are still running
         standins.stdin.close()
@@ -156,6 +182,11 @@ def main() -> None:
         print("summary:               " + " | ".join(line.strip() for line in run.stdout.splitlines()))
         print(f"bot CPU (user+sys):    {cpu:.1f} s = {1000 * cpu / max(messages, 1):.2f} ms a message (goal < 5 ms)")
         print(f"wall:                  {wall:.1f} s (the stand-ins' answers included)")
+        if operator is not None:
+            with Store(store_path, read_only=True) as store:
+                kept = sum(1 for r in store.table("subscribers").all() if r["address"].startswith("operator"))
+            print(f"operator writes:       {operator[0]} during the delivery (of {args.operator_writes}), "
+                  f"{args.operator_writes - kept} lost; {operator[1] * 1000:.0f} ms median each")  # fmt: skip
         print(f"peak memory (RSS):     {usage.ru_maxrss / 1024:.0f} MB")
         print(f"store:                 {size_before / 1e6:.1f} MB before, {size_week / 1e6:.1f} MB after the week")
         print(f"store after {args.weeks} weeks:  {store_path.stat().st_size / 1e6:.1f} MB (goal < 20 MB)")

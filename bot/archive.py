@@ -147,6 +147,16 @@ class ArchiveReport:
     size_bytes: int
     searchable: bool
 
+    def line(self) -> str:
+        """`N weeks, M pages, S MB, searchable`, in words that agree with their numbers."""
+        search = "searchable" if self.searchable else "no search index"
+        return (f"{_count(self.weeks, 'week')}, {_count(self.pages, 'page')}, {self.size_bytes / 1e6:.1f} MB, "
+                f"{search}")  # fmt: skip
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
 
 def build_archive(store: Store, config: Config, out_dir: Path, *, search: bool = True) -> ArchiveReport:
     """Write the archive of every frozen digest to `out_dir` (replacing an earlier build), index it for search."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 
 from bot.config import Config
 from bot.errors import BotError
@@ -18,6 +22,10 @@ def run_checks(config: Config, *, network: bool = True) -> Iterator[Check]:
 
     yield "config", True, f"{config.source}: keys, environment variables, schedules, time zones, regexes"
     yield _check("templates", _templates)
+    folders = [("store", Path(config.store.path).parent), ("notes", Path(config.digest.notes_dir))]
+    folders += [("archive", Path(config.archive.out_dir))] if config.archive.out_dir else []
+    for name, folder in folders:
+        yield _check(f"{name} folder", partial(_writable, folder))
     channels = []
     for name in ("telegram", "slack", "email"):
         if getattr(config.channels, name) is None:
@@ -47,6 +55,21 @@ def _check(name: str, probe: Callable[[], str]) -> Check:
         return name, True, probe()
     except BotError as error:
         return name, False, str(error)
+
+
+def _writable(folder: Path) -> str:
+    """The folder (or the nearest existing parent, where the bot would make it) is writable by this user."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    user = getpass.getuser()
+    try:
+        with tempfile.TemporaryFile(dir=existing):  # a real write: permissions, read-only mounts, full disks
+            pass
+    except OSError as error:
+        raise BotError(f"{existing} cannot be written by {user} ({error.strerror or error}): the bot could not "
+                       "save there") from None  # fmt: skip
+    return f"{folder} writable by {user}" + ("" if existing == folder else f" (made on first use in {existing})")
 
 
 def _templates() -> str:

@@ -336,9 +336,7 @@ def archive_build(ctx: click.Context, out_dir: str | None, no_search: bool) -> N
         raise click.UsageError("give OUT_DIR or set archive.out_dir in the config")
     with open_store(config, read_only=True) as store:
         report = build_archive(store, config, Path(target), search=not no_search)
-    search = "searchable" if report.searchable else "no search index"
-    click.echo(f"wrote {report.out_dir}: {report.weeks} weeks, {report.pages} pages, "
-               f"{report.size_bytes / 1e6:.1f} MB, {search}")  # fmt: skip
+    click.echo(f"wrote {report.out_dir}: {report.line()}")
 
 
 @cli.group()
@@ -367,6 +365,8 @@ def subscribers_add(ctx: click.Context, email: str, topics: str | None, lang: st
     with open_store(config) as store:
         reader = Subscribers(store, config).add("email", email, topics.split(",") if topics else None, lang)
     click.echo(f"subscribed {reader.id}: {', '.join(reader.topics)} ({reader.language})")
+    if config.channels.email is None:
+        click.echo("warning: no email channel is configured (channels.email): they get nothing until one is", err=True)
 
 
 @subscribers.command("remove")

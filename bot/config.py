@@ -7,6 +7,7 @@ it is an error only when the key that holds it is used (see `Config.require`).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from bot.errors import ConfigError
-from bot.redaction import redact, register, register_login
+from bot.redaction import redact, register, register_login, reset
 from bot.resources import resource_path
 
 HOUR = 3600.0  # the longest any wait or timeout may be: 1e308 would overflow the libraries that use it
@@ -298,7 +299,7 @@ def _substitute(node: Any, path: str, missing: dict[str, str], used: set[str], s
         for match in _ENV_RE.finditer(node):
             value = os.environ.get(match.group(1))
             if value is None or (secret and not value.strip()):
-                missing.setdefault(path, match.group(1))
+                missing.setdefault(path, f"{match.group(1)} is {'not set' if value is None else 'empty'}")
             elif value:
                 used.add(value)
         return _ENV_RE.sub(lambda m: os.environ.get(m.group(1), m.group(0)), node)
@@ -306,7 +307,9 @@ def _substitute(node: Any, path: str, missing: dict[str, str], used: set[str], s
 
 
 def _register_secrets(data: dict[str, Any], used: set[str]) -> None:
-    """Every value under a secret key, and every value the environment brought in, for `bot.redaction`."""
+    """Every value under a secret key, and every value the environment brought in, for `bot.redaction` (in place
+    of the last config's)."""
+    reset()
     register(used)
     register(_secret_values(data), short=True)
     channels = data.get("channels")
@@ -326,10 +329,24 @@ def _secret_values(node: Any, key: str = "") -> Iterator[str]:
         yield node
 
 
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model at `loc` (a path of keys and list / mapping positions) accepts."""
+    model: Any = Config
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if fields is not None and part in fields:
+            model = fields[part].annotation
+        # Unwrap X | None, list[X], dict[str, X]: the model inside is what the next part names a key of.
+        while not hasattr(model, "model_fields") and getattr(model, "__args__", None):
+            model = next((a for a in reversed(model.__args__) if a is not type(None)), None)
+    return list(getattr(model, "model_fields", {}))
+
+
 def _describe(error: dict[str, Any], used: set[str]) -> str:
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key"
+        close = difflib.get_close_matches(str(error["loc"][-1]), _known_keys(error["loc"][:-1]), n=1)
+        return f"{key}: unknown key" + (f" (did you mean {close[0]}?)" if close else "")
     if error["type"] == "missing":
         return f"{key}: required key is missing"
     got = error.get("input")
@@ -383,17 +400,24 @@ def _packaged_patterns() -> frozenset[str]:
 
 # Keys holding paths: relative ones in a file are relative to that file's folder.
 PATH_KEYS = (("store", "path"), ("digest", "notes_dir"), ("channels", "email", "ca_file"), ("archive", "out_dir"))
+# Keys holding what the bot writes: with $BOT_STATE_DIR set (the container sets /data, the systemd unit
+# /var/lib/paper-feed-bot), relative ones are relative to it, so a config copied unchanged into a read-only
+# place still saves where the service may write.
+STATE_KEYS = (("store", "path"), ("digest", "notes_dir"), ("archive", "out_dir"))
 
 
 def _relative_to(data: dict[str, Any], folder: Path) -> None:
-    """Make the relative paths a config file sets relative to its folder (in place)."""
+    """Make the relative paths a config file sets relative to its folder, or to $BOT_STATE_DIR for what the bot
+    writes (in place)."""
+    state = os.environ.get("BOT_STATE_DIR")
     for *parents, leaf in PATH_KEYS:
+        base = Path(state) if state and (*parents, leaf) in STATE_KEYS else folder
         node: Any = data
         for key in parents:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and isinstance(node.get(leaf), str) and node[leaf]:
             path = Path(node[leaf]).expanduser()
-            node[leaf] = str(path if path.is_absolute() else folder / path)
+            node[leaf] = str(path if path.is_absolute() else base / path)
 
 
 def parse_config(text: str, source: str, folder: Path | None = None) -> Config:
@@ -421,7 +445,7 @@ def parse_config(text: str, source: str, folder: Path | None = None) -> Config:
     _register_secrets(data, used)
     if folder is not None:
         _relative_to(data, folder)
-    problems = [f"{key}: environment variable {var} is not set" for key, var in missing.items()]
+    problems = [f"{key}: environment variable {what}" for key, what in missing.items()]
     config = None
     try:
         config = Config.model_validate(data)

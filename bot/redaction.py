@@ -12,14 +12,21 @@ import threading
 from collections.abc import Iterable
 
 MIN_LENGTH = 6  # shorter environment values ("UTC", "en", "587") are settings, not secrets worth hiding
+MIN_SECRET = 4  # a token or password shorter than this is a placeholder; hiding it would blank out words
 _secrets: set[str] = set()
 _lock = threading.Lock()
 
 
-def register(values: Iterable[str | None], *, short: bool = False) -> None:
-    """Hide these values from now on (`short`: even when shorter than MIN_LENGTH, as a password may be)."""
+def reset() -> None:
+    """Forget every secret (a config being loaded registers its own)."""
     with _lock:
-        _secrets.update(v for v in values if v and v.strip() and (short or len(v) >= MIN_LENGTH))
+        _secrets.clear()
+
+
+def register(values: Iterable[str | None], *, short: bool = False) -> None:
+    """Hide these values from now on (`short`: a token or password, hidden from MIN_SECRET characters on)."""
+    with _lock:
+        _secrets.update(v for v in values if v and v.strip() and len(v) >= (MIN_SECRET if short else MIN_LENGTH))
 
 
 def register_login(username: str | None, password: str | None) -> None:

@@ -142,7 +142,7 @@ class Service:
         except Exception:  # the archive fails alone: the week is delivered already
             log.exception("archive: the build failed unexpectedly; the digest was delivered all the same")
             return
-        log.info("archive: %d weeks, %d pages in %s", report.weeks, report.pages, report.out_dir)
+        log.info("archive: %s in %s", report.line(), report.out_dir)
 
     def _publish(self, week: Week) -> str | None:
         """Publish one week; what failed, or None."""

@@ -377,6 +377,7 @@ class Store:
 
     def __enter__(self) -> Store:
         if not self.read_only:
+            self._refuse_another_owner()
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
@@ -402,6 +403,22 @@ class Store:
                     self._storage.update_backup()
         finally:
             self._service_lock.release()
+
+    def _refuse_another_owner(self) -> None:
+        """A write by another user (root included) would leave files the service cannot write: refuse it."""
+        try:
+            owner = self.path.stat().st_uid
+        except OSError:
+            return
+        if owner != os.geteuid():
+            import pwd
+
+            try:
+                name = pwd.getpwuid(owner).pw_name
+            except KeyError:
+                name = str(owner)
+            raise StoreError(f"store {self.path} belongs to {name}: run this command as that user "
+                             f"(sudo -u {name} bot ...) so the service can still write it")  # fmt: skip
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

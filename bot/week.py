@@ -26,7 +26,7 @@ class Week:
     @classmethod
     def parse(cls, text: str) -> Week:
         """Parse `2023-W18`; raise WeekError with an example on anything else."""
-        match = _WEEK_RE.match(text.strip())
+        match = _WEEK_RE.match(text.strip().upper())  # 2023-w18 is the same week
         if not match:
             raise WeekError(f"invalid week {text!r}: expected an ISO week such as 2023-W18")
         year, number = int(match.group(1)), int(match.group(2))

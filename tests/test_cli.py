@@ -104,7 +104,7 @@ def test_config_typo_is_one_line(write_config: WriteConfig) -> None:
     path = write_config("digest:\n  langauge: en\n")
     result = CliRunner().invoke(cli, ["digest", "--dry-run"])
     assert result.exit_code == 1
-    assert result.output == f"Error: digest.langauge: unknown key ({path})\n"
+    assert result.output == f"Error: digest.langauge: unknown key (did you mean language?) ({path})\n"
 
 
 def test_bad_week_is_one_line(write_config: WriteConfig) -> None:

@@ -92,10 +92,21 @@ def test_an_unset_variable_anywhere_is_an_error_naming_it_and_the_key(monkeypatc
     assert str(error.value).endswith("(c.yaml)")
 
 
-def test_an_empty_secret_is_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_secret_is_an_error_that_says_it_is_empty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMPTY_TOKEN", "")
-    with pytest.raises(ConfigError, match=r"channels\.telegram\.token: environment variable EMPTY_TOKEN is not set"):
+    with pytest.raises(ConfigError, match=r"channels\.telegram\.token: environment variable EMPTY_TOKEN is empty"):
         parse_config("channels:\n  telegram: {token: '${EMPTY_TOKEN}', chat_id: 1}\n", "c.yaml")
+
+
+def test_a_mistyped_key_gets_a_suggestion() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config("store: {pth: x.json}\nchannels:\n  telegram: {token: t, chat_id: 1, min_intervall_seconds: 1}\n"
+                     "topics:\n  t: {tresh: 1}\n", "c.yaml")  # fmt: skip
+    assert set(error.value.problems) == {
+        "store.pth: unknown key (did you mean path?)",
+        "channels.telegram.min_intervall_seconds: unknown key (did you mean min_interval_seconds?)",
+        "topics.t.tresh: unknown key (did you mean threshold?)",
+    }
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The deploy files work as their comments say: channel blocks to uncomment, compose, systemd unit."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -67,3 +68,45 @@ def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
     result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "paper-feed-bot.service")],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def _env_of(dockerfile: str, name: str) -> str:
+    line = next(line for line in dockerfile.splitlines() if line.startswith("ENV ") and f"{name}=" in line)
+    return line.split(f"{name}=", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere: the read-only mount cannot be shown")
+def test_without_the_state_dir_a_read_only_config_folder_fails_bot_check(tmp_path: Path) -> None:
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    shutil.copy(REPO / "config.yaml", config_dir / "config.yaml")
+    config_dir.chmod(0o555)
+    env = {k: v for k, v in os.environ.items() if k not in ("BOT_STATE_DIR",)}
+    env["BOT_CONFIG"] = str(config_dir / "config.yaml")
+    result = subprocess.run([sys.executable, "-m", "bot", "check", "--no-network"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    config_dir.chmod(0o755)
+    assert result.returncode == 1 and "FAIL store folder" in result.stdout
+
+
+def test_the_images_config_made_as_the_readme_says_passes_bot_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README: copy config.yaml unchanged, mount it read-only at /config; the image sets BOT_STATE_DIR.
+    dockerfile = (REPO / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    unit = (REPO / "deploy" / "paper-feed-bot.service").read_text(encoding="utf-8")
+    assert _env_of(dockerfile, "BOT_STATE_DIR") == "/data"
+    assert "BOT_STATE_DIR=/var/lib/paper-feed-bot" in unit and "StateDirectory=paper-feed-bot" in unit
+    config_dir, data = tmp_path / "config", tmp_path / "data"
+    config_dir.mkdir()
+    data.mkdir()
+    shutil.copy(REPO / "config.yaml", config_dir / "config.yaml")
+    env = {**os.environ, "BOT_CONFIG": str(config_dir / "config.yaml"), "BOT_STATE_DIR": str(data)}
+    result = subprocess.run([sys.executable, "-m", "bot", "check", "--no-network"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"ok   store folder: {data} writable by" in result.stdout
+    from bot.config import load_config
+
+    monkeypatch.setenv("BOT_STATE_DIR", str(data))
+    assert Path(load_config(str(config_dir / "config.yaml")).store.path).parent == data  # not the config's folder

@@ -65,7 +65,7 @@ def test_run_catches_up_once_refuses_a_second_instance_and_stops_on_sigterm(
     assert time.monotonic() - started < 15
     log = service.stderr.read() if service.stderr else ""
     assert "next publish:" in log and f"publish {due}: done" in log
-    assert "archive: 1 weeks" in log  # rebuilt after the publish
+    assert "archive: 1 week, " in log  # rebuilt after the publish
     assert due.label("ko") in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert telegram.token not in log  # secrets never logged
     assert "getUpdates" not in telegram.calls  # subscriptions off: the bot does not answer readers

@@ -217,3 +217,20 @@ def test_a_store_folder_the_bot_cannot_write_is_one_error(tmp_path: Path, monkey
         Store(tmp_path / "s.json"),
     ):
         pass
+
+
+def test_a_command_run_as_another_user_than_the_stores_owner_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    with Store(path) as store:
+        store.table("featured").insert({"key": "1", "week": "2023-W18"})
+    try:
+        os.chown(path, 65534, 65534)  # as if the service user owned it
+    except PermissionError:
+        pytest.skip("only root can hand a file to another user")
+    before = path.read_bytes()
+    refused = r"belongs to \S+: run this command as that user \(sudo -u \S+ bot \.\.\.\)"
+    with pytest.raises(StoreError, match=refused), Store(path):
+        pass
+    assert path.read_bytes() == before and path.stat().st_uid == 65534  # untouched, still theirs
+    with Store(path, read_only=True) as reader:  # reading is harmless
+        assert len(reader.table("featured").all()) == 1

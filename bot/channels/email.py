@@ -92,7 +92,8 @@ class EmailChannel(Channel):
 
     def message(self, payload: dict[str, str]) -> EmailMessage:
         """The MIME message of one part; its Message-ID is stable per (week, recipient)."""
-        domain = self.settings.sender.rpartition("@")[2] or "localhost"
+        # The address's domain, whatever the sender's form ("Paper Feed Bot <bot@example.org>" included).
+        domain = parseaddr(self.settings.sender)[1].rpartition("@")[2] or "localhost"
         digest_id = hashlib.sha256(f"{payload['week']}|{payload['to']}".encode()).hexdigest()[:20]
         msg = EmailMessage(policy=_POLICY)
         msg["From"] = self.settings.sender
