@@ -370,23 +370,35 @@ def subscribers_add(ctx: click.Context, email: str, topics: str | None, lang: st
 
 
 @subscribers.command("remove")
-@click.argument("reader")
+@click.argument("reader", required=False)
+@click.option("--token", help="The token of an unsubscribe request (the subject of the mail it sent).")
 @click.pass_context
-def subscribers_remove(ctx: click.Context, reader: str) -> None:
-    """Unsubscribe a reader: an email address, or `telegram:<chat id>` as `list` shows it.
+def subscribers_remove(ctx: click.Context, reader: str | None, token: str | None) -> None:
+    """Unsubscribe a reader: an email address, `telegram:<chat id>` as `list` shows it, or the token of an
+    unsubscribe mail (`unsubscribe <token>`).
 
     \b
     Example:
       bot subscribers remove ada@example.org
       bot subscribers remove telegram:123456789
+      bot subscribers remove --token Zq3...
     """
     from bot.pipeline import open_store
     from bot.subscribers import Subscribers, parse_reader
 
+    if (reader is None) == (token is None):
+        raise click.UsageError("give a READER or --token, not both")
     config = _config(ctx)
-    kind, address = parse_reader(reader)
     with open_store(config) as store:
-        if not Subscribers(store, config).remove(kind, address):
+        readers = Subscribers(store, config)
+        if token is not None:
+            gone = readers.remove_by_token(token.strip())
+            if gone is None:
+                raise BotError("no reader has this token: already unsubscribed, or mistyped")
+            click.echo(f"unsubscribed {gone.id}")
+            return
+        kind, address = parse_reader(reader or "")
+        if not readers.remove(kind, address):
             raise BotError(f"{kind}:{address} is not subscribed (see bot subscribers list)")
     click.echo(f"unsubscribed {kind}:{address}")
 

@@ -240,6 +240,13 @@ class ArchiveConfig(_Strict):
         return value if not value or value.endswith("/") else value + "/"
 
 
+class ServiceConfig(_Strict):
+    """`bot run`'s web endpoints: one-click email unsubscribe (RFC 8058) at `public_url`."""
+
+    public_url: str | None = Field(None, pattern=r"^https://[^\s?#]+$", description="where readers reach bot run")
+    listen: str = Field("127.0.0.1:8080", pattern=r"^[^:]+:\d+$", description="host:port, behind your TLS proxy")
+
+
 class Config(_Strict):
     """The whole validated configuration."""
 
@@ -255,6 +262,7 @@ class Config(_Strict):
     commentary: CommentaryConfig = CommentaryConfig()
     selection: SelectionConfig = SelectionConfig()
     archive: ArchiveConfig = ArchiveConfig()
+    service: ServiceConfig = ServiceConfig()
 
     _source: str = PrivateAttr("built-in defaults")
 

@@ -167,6 +167,20 @@ class Service:
         readers.start()
         return readers
 
+    def _web_server(self, readers: Any) -> Any:
+        """Serve one-click unsubscribe (`service.public_url`) and the Telegram webhook, when either is on."""
+        webhook = readers is not None and bool(
+            self.config.channels.telegram and self.config.channels.telegram.webhook_url
+        )
+        if not (self.config.service.public_url or webhook):
+            return None
+        from bot.web import WebServer
+
+        web = WebServer(self.config, self.store, readers.take_update if webhook else None,
+                        readers.webhook_path if webhook else "", readers.secret_token if webhook else "")  # fmt: skip
+        web.start()
+        return web
+
     def collect(self) -> None:
         """Refresh the curated feeds into the store."""
         week = Week.containing(datetime.now(UTC))
@@ -225,10 +239,13 @@ class Service:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         readers = self._reader_bot()
+        web = self._web_server(readers)
         for name, when in next_runs(self.config, datetime.now(UTC)).items():
             log.info("next %s: %s", name, when.isoformat())
         log.info("service started (store %s, pid %d)", self.store.path, os.getpid())
         scheduler.start()
+        if web is not None:
+            web.stop()
         if readers is not None:
             readers.stop()
         if not self.idle.wait(SHUTDOWN_GRACE_SECONDS):

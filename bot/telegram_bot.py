@@ -97,6 +97,7 @@ class ReaderBot:
         self._stop: asyncio.Event | None = None
         self._polling: asyncio.Task[None] | None = None
         self._offset: int | None = None  # the first update not handled yet
+        self._app: Any = None
         self.ready = threading.Event()
 
     def start(self) -> None:
@@ -145,11 +146,10 @@ class ReaderBot:
             return
 
     async def _receive(self, app: Any) -> None:
-        if self.settings.webhook_url:
-            host, _, port = self.settings.webhook_listen.rpartition(":")
-            await app.updater.start_webhook(listen=host, port=int(port), url_path=self.webhook_path,
-                                            webhook_url=self.settings.webhook_url, allowed_updates=UPDATES,
-                                            secret_token=self.secret_token)  # fmt: skip
+        self._app = app
+        if self.settings.webhook_url:  # the updates come through `take_update` (bot.web serves the webhook)
+            await app.bot.set_webhook(url=self.settings.webhook_url, allowed_updates=UPDATES,
+                                      secret_token=self.secret_token)  # fmt: skip
         else:
             await app.bot.delete_webhook()  # getUpdates is refused while a webhook is set
             self._polling = asyncio.create_task(self._poll(app))
@@ -179,6 +179,19 @@ class ReaderBot:
             for update in updates:
                 await app.process_update(update)  # a failing handler goes to on_error; the update is done
                 self._offset = update.update_id + 1
+
+    def take_update(self, data: dict[str, Any], timeout: float = 60.0) -> None:
+        """Handle one update Telegram posted to the webhook, in the bot's loop; returns once it is handled."""
+        from telegram import Update
+
+        loop, app = self._loop, self._app
+        if loop is None or app is None or not self.ready.is_set():
+            raise RuntimeError("the reader bot is not running")
+
+        async def handle() -> None:
+            await app.process_update(Update.de_json(data, app.bot))
+
+        asyncio.run_coroutine_threadsafe(handle(), loop).result(timeout)
 
     @property
     def secret_token(self) -> str:

@@ -16,6 +16,10 @@ def configured_channels(config: Config, only: str | None = None) -> list[Channel
     channels = []
     for name, cls in registry.items():
         settings = getattr(config.channels, name)
+        if name == "email" and settings is not None and config.service.public_url:
+            # `bot run` serves one-click unsubscribe there (bot.web)
+            link = f"{config.service.public_url.rstrip('/')}/unsubscribe/{{token}}"
+            settings = settings.model_copy(update={"unsubscribe_url": link})
         if settings is not None and only in (None, name):
             channels.append(cls(settings))
     return channels

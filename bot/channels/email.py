@@ -120,9 +120,11 @@ class EmailChannel(Channel):
         """The mailto link (always) and the one-click URL (when configured), for a reader's token."""
         address = parseaddr(self.settings.sender)[1]
         links = [f"mailto:{address}?subject={quote(f'unsubscribe {token}')}"]
-        if self.settings.unsubscribe_url:
-            separator = "&" if "?" in self.settings.unsubscribe_url else "?"
-            links.append(f"{self.settings.unsubscribe_url}{separator}token={quote(token)}")
+        url = self.settings.unsubscribe_url
+        if url and "{token}" in url:  # service.public_url: the bot's own endpoint
+            links.append(url.replace("{token}", quote(token)))
+        elif url:
+            links.append(f"{url}{'&' if '?' in url else '?'}token={quote(token)}")
         return links
 
     def check(self) -> str:
