@@ -118,7 +118,8 @@ def status_lines(config: Config, weeks: int) -> tuple[list[str], str | None]:
             state = "; ".join(
                 f"{ch} " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for ch, c in counts.items()
             )
-            lines.append(f"{row['week']}: {len(row['items'])} items" + (f" — {state}" if state else " — not delivered"))
+            never = " — demo week (bot demo --keep), never delivered" if row.get("demo") else " — not delivered"
+            lines.append(f"{row['week']}: {len(row['items'])} items" + (f" — {state}" if state else never))
             failed = [ch for ch, c in counts.items() if c[FAILED]]
             if row is rows[0] and failed:
                 failure = f"the last publish ({row['week']}) failed on {', '.join(failed)}; rerun bot digest to retry"

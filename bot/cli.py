@@ -151,22 +151,30 @@ def digest(
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--lang", type=click.Choice(LANGUAGES), help="Language of the label and fixed texts.")
+@click.option("--keep", is_flag=True, help="Also freeze it into your store as a demo week (never delivered).")
 @click.pass_context
-def demo(ctx: click.Context, fmt: str, lang: str | None) -> None:
+def demo(ctx: click.Context, fmt: str, lang: str | None, keep: bool) -> None:
     """Print the digest of a recorded real week (2023-W20), without network.
 
     The week's arXiv records ship with the bot and are served by its loopback arXiv stand-in; your topics
-    and templates make the digest. Nothing is written or sent.
+    and templates make the digest. Nothing is sent; with --keep the digest is frozen into your store, marked
+    as a demo, so `bot archive build`, `bot notes`, `bot status` and the readers' /last can be tried offline.
 
     \b
     Example:
       bot demo --lang en
+      bot demo --keep && bot archive build site/
     """
-    from bot.demo import demo_digest
+    from bot import demo as recorded
     from bot.render import render
 
     config = _config(ctx)
-    click.echo(render(demo_digest(config), fmt, lang or config.digest.language, config), nl=False)
+    digest = recorded.demo_digest(config)
+    click.echo(render(digest, fmt, lang or config.digest.language, config), nl=False)
+    if keep:
+        recorded.keep(config, digest)
+        click.echo(f"kept {digest.week} in {config.store.path} as a demo week (never delivered): try bot status, "
+                   f"bot notes --week {digest.week}, bot archive build", err=True)  # fmt: skip
 
 
 @cli.command()

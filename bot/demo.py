@@ -20,6 +20,17 @@ DEMO_WEEK = Week(2023, 20)
 RECORDS = Path(__file__).resolve().parent / "data" / "week-2023-W20.jsonl.gz"
 
 
+def keep(config: Config, digest: Digest) -> None:
+    """Freeze the demo digest into the configured store, marked as a demo (never delivered to a channel)."""
+    from dataclasses import replace
+
+    from bot import pipeline
+    from bot.digest import freeze_digest
+
+    with pipeline.open_store(config) as store:
+        freeze_digest(store, replace(digest, demo=True))
+
+
 def demo_digest(config: Config) -> Digest:
     """The digest of the recorded week under the user's topics, built offline."""
     from bot import pipeline

@@ -76,15 +76,18 @@ class Digest:
 
     week: Week
     items: tuple[DigestItem, ...]
+    demo: bool = False  # `bot demo --keep`: shown by the archive, notes, status and /last; never delivered
 
     def to_dict(self) -> dict[str, Any]:
         """The form stored in the `digests` table."""
-        return {"week": str(self.week), "items": [item.to_dict() for item in self.items]}
+        return {"week": str(self.week), "items": [item.to_dict() for item in self.items]} | (
+            {"demo": True} if self.demo else {})  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Digest:
         """The inverse of `to_dict`."""
-        return cls(Week.parse(data["week"]), tuple(DigestItem.from_dict(i) for i in data["items"]))
+        items = tuple(DigestItem.from_dict(i) for i in data["items"])
+        return cls(Week.parse(data["week"]), items, bool(data.get("demo")))
 
 
 def load_digest(store: Store, week: Week) -> Digest | None:

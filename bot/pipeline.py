@@ -256,6 +256,9 @@ def _publish(config: Config, store: Store, week: Week, channels: list[Channel], 
              should_stop: Callable[[], bool] | None) -> Publication:  # fmt: skip
     ledger = Ledger(store)
     frozen = load_digest(store, week)
+    if frozen is not None and frozen.demo and not refresh and channels:
+        raise BotError(f"{week} holds the demo digest (bot demo --keep), which is never delivered; "
+                       f"bot digest --week {week} --refresh replaces it with the real week")  # fmt: skip
     if frozen is not None and refresh and ledger.delivered_anything(str(week)):
         raise BotError(f"the {week} digest was already delivered; --refresh rebuilds only an undelivered digest")
     if frozen is not None and not refresh:

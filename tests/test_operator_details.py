@@ -43,3 +43,22 @@ def test_subscribers_add_warns_when_no_email_channel_is_configured(write_config:
     result = CliRunner().invoke(cli, ["subscribers", "add", "ada@example.org"])
     assert result.exit_code == 0
     assert "no email channel is configured" in result.output
+
+
+def test_demo_keep_freezes_the_recorded_week_for_offline_trials(write_config: WriteConfig, tmp_path: Path) -> None:
+    write_config(f"digest:\n  notes_dir: {tmp_path / 'notes'}\n")
+    kept = CliRunner().invoke(cli, ["demo", "--keep"])
+    assert kept.exit_code == 0 and "kept 2023-W20" in kept.output
+    status = CliRunner().invoke(cli, ["status"])
+    assert "2023-W20: " in status.output and "demo week (bot demo --keep), never delivered" in status.output
+    assert CliRunner().invoke(cli, ["notes", "--week", "2023-W20"]).exit_code == 0
+    site = CliRunner().invoke(cli, ["archive", "build", str(tmp_path / "site"), "--no-search"])
+    assert site.exit_code == 0 and "1 week, " in site.output
+    from bot.service import weeks_to_publish
+    from bot.store import Store
+
+    with Store(tmp_path / "store.json") as store:  # the service's catch-up does not start from the demo week
+        assert weeks_to_publish(store, Week.parse("2026-W48")) == [Week.parse("2026-W48")]
+    write_config("channels:\n  telegram: {token: '1:x', chat_id: 1, base_url: 'http://127.0.0.1:9/bot'}\n")
+    refused = CliRunner().invoke(cli, ["digest", "--week", "2023-W20"])
+    assert refused.exit_code == 1 and "holds the demo digest" in refused.output  # never delivered
