@@ -106,7 +106,8 @@ def test_malformed_xml_keeps_what_it_can(feeds: FeedServer) -> None:
 def test_unreachable_feed_is_an_error() -> None:
     with httpx.Client(timeout=1) as client:
         result = fetch_rss(client, FeedConfig(name="gone", url="http://127.0.0.1:9/feed"), None, None)
-    assert result.error is not None and "ConnectError" in result.error
+    assert result.error is not None and result.error.startswith("cannot connect to 127.0.0.1 (")
+    assert "is the address right and the network up?" in result.error
 
 
 def test_hf_daily_reads_every_day_of_the_week(feeds: FeedServer) -> None:

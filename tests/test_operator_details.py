@@ -62,3 +62,19 @@ def test_demo_keep_freezes_the_recorded_week_for_offline_trials(write_config: Wr
     write_config("channels:\n  telegram: {token: '1:x', chat_id: 1, base_url: 'http://127.0.0.1:9/bot'}\n")
     refused = CliRunner().invoke(cli, ["digest", "--week", "2023-W20"])
     assert refused.exit_code == 1 and "holds the demo digest" in refused.output  # never delivered
+
+
+def test_the_archive_index_names_its_tags_and_says_search_needs_http(tmp_path: Path) -> None:
+    from bot.archive import build_archive
+    from bot.config import Config
+    from bot.digest import Digest, freeze_digest
+    from bot.store import Store
+    from tests.test_delivery import WEEK, item
+
+    with Store(tmp_path / "s.json") as store:
+        freeze_digest(store, Digest(WEEK, (item(1), item(2))))
+        build_archive(store, Config(), tmp_path / "site", search=False)
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "<h2>#</h2>" not in index and "<h2>Hashtags</h2>" in index
+    assert '<span class="tag"><a href="tags/ddpm.html">#ddpm</a>&nbsp;<span class="meta">2</span></span>' in index
+    assert 'location.protocol === "file:"' in index  # no search box that spins forever from disk

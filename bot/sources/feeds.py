@@ -263,6 +263,18 @@ def parse_feed(content: bytes, content_type: str, url: str) -> Any:
     )
 
 
+def problem(error: Exception, url: str) -> str:
+    """A failed fetch in the operator's words (not httpx's class names)."""
+    host = urlsplit(url).hostname or url
+    if isinstance(error, httpx.ConnectError):
+        return f"cannot connect to {host} ({error}): is the address right and the network up?"
+    if isinstance(error, httpx.TimeoutException):
+        return f"{host} did not answer in time"
+    if isinstance(error, FeedFetchError | ValueError):
+        return str(error)
+    return f"{host}: {type(error).__name__}: {error}"
+
+
 def fetch_rss(client: httpx.Client, feed: FeedConfig, etag: str | None, modified: str | None) -> FeedResult:
     """One conditional GET of an RSS / Atom feed."""
     headers = {"If-None-Match": etag} if etag else {}
@@ -271,7 +283,7 @@ def fetch_rss(client: httpx.Client, feed: FeedConfig, etag: str | None, modified
     try:
         response = bounded_get(client, feed, feed.url, headers=headers)
     except (httpx.HTTPError, FeedFetchError) as error:
-        return FeedResult(feed.name, error=f"{type(error).__name__}: {error}")
+        return FeedResult(feed.name, error=problem(error, feed.url))
     if response.status_code == 304:
         return FeedResult(feed.name, etag=etag, modified=modified, not_modified=True)
     if response.status_code != 200:
@@ -304,5 +316,5 @@ def fetch_hf_daily(client: httpx.Client, feed: FeedConfig, week: Week) -> FeedRe
                 raise FeedFetchError(f"HTTP {response.status_code}")
             result.papers += papers_from_hf(json.loads(response.content), feed)
         except (httpx.HTTPError, FeedFetchError, ValueError) as error:
-            return FeedResult(feed.name, error=f"{day}: {type(error).__name__}: {error}")
+            return FeedResult(feed.name, error=f"{day}: {problem(error, feed.url)}")
     return result
