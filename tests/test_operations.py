@@ -64,8 +64,9 @@ def test_check_lists_every_config_problem_on_its_own_line(write_config: WriteCon
     result = CliRunner().invoke(cli, ["check", "--no-network"])
     assert result.exit_code == 1
     fails = [line for line in result.output.splitlines() if line.startswith("FAIL config: ")]
-    assert len(fails) == 3 and all(line.endswith(f"({path})") for line in fails)
+    assert len(fails) == 4 and all(line.endswith(f"({path})") for line in fails)
     assert any("schedule.publish.timezone" in line for line in fails)
+    assert any("schedule.publish.day_of_week: 'tusday'" in line for line in fails)  # both, not one of the two
     assert any("topics.t.cues" in line for line in fails)
     assert any("store.path: environment variable UNSET_DIR_FOR_TEST" in line for line in fails)
     for command in (["status"], ["digest", "--dry-run"], ["run"]):  # the same problems end every command cleanly
