@@ -5,6 +5,8 @@ Usage: python bench/commentary.py [--data DIR] [--max-chars N] [--set week-2023-
 Runs `bot.commentary.extractive` over every paper of the set in `charter-dev.jsonl` whose charter topics are
 not empty, and prints the share of defective commentaries by kind, with up to N examples of each:
 
+- dangling: its first sentence leans on a problem only an unseen sentence named ("we fill this gap", "to
+  optimize this trade-off", "such limitations"), or it opens on a secondary contribution ("We also ...");
 - opener: it opens on a connective or purpose clause ("Specifically, …", "To this end, …", "To overcome
   these drawbacks, …") or on a word pointing back at a sentence the reader never saw ("This", "These",
   "It", "Such", …); "This paper / work …" and "In this paper …" are fine;
@@ -14,7 +16,8 @@ not empty, and prints the share of defective commentaries by kind, with up to N 
 - fragment: a sentence split at an abbreviation or inside brackets: it ends on "et al." / "e.g." / "vs.",
   starts with a lower-case word or a closing bracket, or leaves a bracket or quote unbalanced;
 - background: nothing in it is about this paper (no "we" / "our" / "this paper", no passive "is proposed",
-  no "the proposed" or experiments, not the method's name from the title, "SpecInfer: ..."): motivation or
+  no "the proposed" or experiments, no name the paper gives its own work — in the title, "SpecInfer: ...", or
+  in a sentence of the abstract where the authors speak, "we propose Exclusive Batching (EB)"): motivation or
   the field's state, not the work;
 - empty: no commentary at all;
 - too long: over the character limit.
@@ -53,7 +56,15 @@ _OWN = re.compile(
     r"the proposed|experiment\w*)\b",
     re.IGNORECASE,
 )
-KINDS = ("opener", "residue", "cut", "fragment", "background", "empty", "too long")
+KINDS = ("opener", "dangling", "residue", "cut", "fragment", "background", "empty", "too long")
+# The bench's own reading (not the product's rule): "this gap", "such a trade-off", "these limitations".
+_DANGLING = re.compile(
+    r"\b(this|these|such( an?)?|those|that)\s+([\w-]+\s+)?(approach|issue|gap|trade-?off|limitation|challenge|"
+    r"problem|question|bottleneck|drawback|shortcoming|difficulty|obstacle|concern|need|dilemma|deficiency|"
+    r"weakness|phenomenon|barrier)e?s?\b",
+    re.IGNORECASE,
+)
+_ALSO = re.compile(r"^(we|it|the authors|this paper|this work|our \w+)\s+(\w+\s+)?also\b", re.IGNORECASE)
 
 
 def method_name(title: str) -> str:
@@ -62,23 +73,41 @@ def method_name(title: str) -> str:
     return head if head and len(head.split()) <= 3 else ""
 
 
-def defects(text: str, max_chars: int, title: str = "") -> list[str]:
+_NAME = re.compile(r"\b[\w-]*[A-Z][\w-]*[A-Z0-9][\w-]*\b")  # EB, StreetNVS, GPT-4o: a name, not a word
+
+
+def own_names(title: str, abstract: str) -> set[str]:
+    """The names an abstract gives its own work: in the title, or in a sentence where the authors speak ("we
+    propose Exclusive Batching (EB)", "our StreetNVS")."""
+    names = set(_NAME.findall(title))
+    for sentence in re.split(r"(?<=[.!?])\s+", abstract):
+        if _OWN.search(sentence):
+            names |= set(_NAME.findall(sentence))
+    return names
+
+
+def defects(text: str, max_chars: int, title: str = "", abstract: str = "") -> list[str]:
     """The kinds of defect a commentary has (empty list: none)."""
     if not text.strip():
         return ["empty"]
     found = []
     if (_CONNECTIVE.match(text) or _POINTER.match(text)) and not _FINE.match(text):
         found.append("opener")
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
+    if _DANGLING.search(first) or _ALSO.match(text):
+        found.append("dangling")
     if _RESIDUE.search(text):
         found.append("residue")
     if not re.search(r"[.!?][\"')\]]?$", text.rstrip()):
         found.append("cut")
     listed = re.sub(r"(?:^|(?<=\s))(\d|[ivx]+)\)", "", text)  # "1) ... 2) ...": an enumeration, not a bracket
     unbalanced = any(listed.count(a) != listed.count(b) for a, b in _PAIRS)
-    if _ABBREVIATION_END.search(text.rstrip()) or re.match(r"[a-z)\]”]", text) or unbalanced:
-        found.append("fragment")
     name = method_name(title)
-    if not _OWN.search(text) and not (name and name.lower() in text.lower()):
+    lower_start = re.match(r"[a-z)\]”]", text) and not (name and text.startswith(name))  # "i-Code V2 ..." is a name
+    if _ABBREVIATION_END.search(text.rstrip()) or lower_start or unbalanced:
+        found.append("fragment")
+    named = name and name.lower() in text.lower()
+    if not _OWN.search(text) and not named and not (own_names(title, abstract) & set(_NAME.findall(text))):
         found.append("background")
     if len(text) > max_chars:
         found.append("too long")
@@ -99,7 +128,7 @@ def main() -> None:
     defective = 0
     for paper in papers:
         text = extractive(paper["title"], paper["abstract"], args.max_chars)
-        kinds = defects(text, args.max_chars, paper["title"])
+        kinds = defects(text, args.max_chars, paper["title"], paper["abstract"])
         defective += bool(kinds)
         for kind in kinds:
             by_kind[kind].append((paper["title"], text))

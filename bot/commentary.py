@@ -45,6 +45,7 @@ _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?")
 # that starts in lower case ("i-Code", "mT5"), but not after an abbreviation ("Tran et al. 2021").
 _SENTENCE_END = re.compile(
     r"(?:(?<=[.!?])(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\bFig\.)(?<!\bEq\.)(?<!\bSec\.)"
+    r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bNo\.)"  # "Dr. DocBench" is one name
     r"|(?<=[.!?][\"'’”)]))\s+(?=[A-Z0-9\"'(“`]|[a-z]{1,3}-?[A-Z0-9])"  # "... data. i-Code V2 is ...", "mT5"
 )
 _WHOLE = re.compile(r"[.!?][\"'’”)\]]*$")
@@ -99,6 +100,50 @@ _POINTER = re.compile(
 )
 # Inside a sentence: "generated from these representations" needs the sentence that named them.
 _BACK_REFERENCE = re.compile(r"\b(these|those|the aforementioned|the above)\b", re.IGNORECASE)
+# "this gap", "such a trade-off", "these limitations": a problem the sentence before stated, unseen by a reader.
+_REFERRED = (r"(?:approach|issue|gap|trade-?off|limitation|challenge|problem|question|bottleneck|drawback|"
+             r"shortcoming|difficulty|obstacle|concern|need|dilemma|deficiency|weakness|phenomenon|barrier)e?s?")
+DANGLING = re.compile(rf"\b(?:this|these|such(?: an?)?|those|that)\s+(?:[\w-]+\s+)?{_REFERRED}\b", re.IGNORECASE)
+# The clause that leans on it goes, when the rest stands alone: "..., which addresses this issue",
+# "We propose X to address this gap." → "We propose X."
+_DANGLING_CLAUSE = re.compile(
+    rf",?\s+(?:(?:in order )?to|which|that|thereby|thus)\s+(?:\w+ly\s+)?(?:address|tackle|solve|overcome|bridge|close|"
+    rf"fill|mitigate|alleviate|resolve|handle|remedy|circumvent|avoid|optimi[sz]e|balance|navigate|break)(?:e?s|ing)?"
+    rf"\s+(?:this|these|such(?: an?)?|those|that)\s+(?:[\w-]+\s+)?{_REFERRED}\b"
+    rf"(?:\s+in this (?:paper|work|study))?(?=\s*[.;!?]?$)",
+    re.IGNORECASE,
+)
+# "We address these challenges by introducing X" → "We introduce X"; "We propose closing this gap with X" →
+# "We propose X": the problem goes, the contribution stays.
+_SOLVING_BY = re.compile(
+    rf"\b(we|this paper|this work|our work)\s+(?:\w+ly\s+)?(?:address|tackle|fill|bridge|close|overcome|solve|"
+    rf"mitigate|resolve|handle)(?:e?d|e?s)?\s+(?:this|these|such(?: an?)?|those|that)\s+(?:[\w-]+\s+)?{_REFERRED}"
+    rf"\s+(?:by|through|via)\s+([a-z]+ing)\b",
+    re.IGNORECASE,
+)
+_SOLVING_WITH = re.compile(
+    rf"\b(?:closing|bridging|filling|addressing|tackling|overcoming|solving)\s+(?:this|these|such(?: an?)?|those)"
+    rf"\s+(?:[\w-]+\s+)?{_REFERRED}\s+(?:with|via|through|using|by)\s+",
+    re.IGNORECASE,
+)
+# The gerunds a contribution is made with, and their plain form.
+_GERUNDS = {g: g[:-3] + e for e, words in (
+    ("e", "introducing proposing providing leveraging examining using combining incorporating creating "
+          "formulating analyzing analysing decomposing releasing curating making replacing reducing "
+          "enabling exploring unifying scaling compressing distilling synthesizing generating"),
+    ("", "presenting developing designing building exploiting adopting training learning constructing "
+         "employing collecting adding keeping allowing extending augmenting conducting"),
+) for g in words.split()} | {"studying": "study", "applying": "apply", "modifying": "modify"}
+# "We also propose ..." needs the contribution before it: "also" goes ("We propose ..."). And "We build upon this
+# approach and develop X" leans on an approach only the sentence before named: "We develop X".
+_ALSO = re.compile(r"^((?:we|it|the authors|this paper|this work|our \w+)\s+(?:\w+\s+)?)also\s+", re.IGNORECASE)
+# "Yet ...", "Nevertheless, ...", "In contrast, ...": the other half of a contrast the reader never saw.
+_CONTRAST = re.compile(r"^(?:yet|however|nevertheless|nonetheless|in contrast|on the other hand|but|still)\b",
+                       re.IGNORECASE)  # fmt: skip
+_BUILDING_ON = re.compile(
+    r"\b(we)\s+(?:build|built|extend|follow)\s+(?:up)?(?:on\s+)?(?:this|these|such|that|those)\s+[\w-]+\s+and\s+",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[a-z0-9]+")
 MAX_ABSTRACT = 5_000
 _STOP = {"a", "an", "the", "of", "for", "and", "with", "in", "on", "to", "via", "by", "from", "is", "are", "we"}
@@ -152,14 +197,28 @@ def shorten(text: str, max_chars: int) -> str:
 
 
 def stand_alone(sentence: str) -> str:
-    """The sentence without a leading connective or purpose clause, capitalised again."""
+    """The sentence without a leading connective or purpose clause (capitalised again) and without a closing
+    clause that leans on a problem only the sentence before named ("..., to address this issue.")."""
+    sentence = _without_dangling_clause(sentence)
     stripped = sentence
     for _ in range(3):  # "Thus, taking inspiration from X, we ...": one clause after another
         shorter = _LEAD_CLAUSE.sub("", stripped, count=1)
         if shorter == stripped:
             break
         stripped = shorter
+    stripped = _ALSO.sub(r"\1", stripped)  # (after the lead: "Moreover, we also show" → "We show")
     return stripped[:1].upper() + stripped[1:] if stripped != sentence else sentence
+
+
+def _without_dangling_clause(sentence: str) -> str:
+    sentence = _BUILDING_ON.sub(r"\1 ", sentence)
+    sentence = _SOLVING_WITH.sub("", sentence)
+    sentence = _SOLVING_BY.sub(lambda m: f"{m.group(1)} {_GERUNDS[m.group(2).lower()]}"
+                               if m.group(2).lower() in _GERUNDS else m.group(0), sentence)  # fmt: skip
+    end = sentence[-1:] if sentence[-1:] in ".!?" else ""
+    body = sentence[: len(sentence) - len(end)]
+    shorter = _DANGLING_CLAUSE.sub("", body)
+    return shorter + end if shorter != body and len(shorter.split()) >= 4 else sentence
 
 
 def _score(sentence: str, position: int, title_words: set[str], name: str) -> float:
@@ -175,6 +234,12 @@ def _score(sentence: str, position: int, title_words: set[str], name: str) -> fl
     # What other methods cannot do, unless the sentence is about this paper ("Unlike prior work, SimVLM ...").
     score -= 3.0 * bool(_LIMITATION.search(sentence) and not own)
     return score - 2.0 * (len(sentence) < 40)
+
+
+def _leans_back(sentence: str) -> bool:
+    """Whether a sentence needs one the reader has not seen: it opens on a pointer, or names a problem as "this
+    gap" / "such a trade-off"."""
+    return bool(_POINTER.match(sentence) or _CONTRAST.match(sentence) or DANGLING.search(sentence))
 
 
 def _method_name(title: str) -> str:
@@ -196,8 +261,9 @@ def extractive(title: str, abstract: str, max_chars: int) -> str:
     name = _method_name(title)
     scores = {i: _score(s, i, title_words, name) for i, s in candidates}
     text = dict(candidates)
-    # An opener must not point back at a sentence the reader has not seen.
-    openers = [i for i in sorted(text, key=lambda i: -scores[i]) if not _POINTER.match(text[i])]
+    # An opener must not point back at a sentence the reader has not seen, lean on a problem only that sentence
+    # named ("we fill this gap"), or be a secondary contribution ("We also ...").
+    openers = [i for i in sorted(text, key=lambda i: -scores[i]) if not _leans_back(text[i])]
     fitting = [i for i in openers if len(text[i]) <= max_chars]
     # Only background fits while the contribution is longer than the limit: the contribution, cut, says more.
     if not fitting or (openers and scores[fitting[0]] <= 0 and scores[openers[0]] >= 3):
@@ -209,7 +275,7 @@ def extractive(title: str, abstract: str, max_chars: int) -> str:
         if i == first or len(text[first]) + 1 + len(text[i]) > max_chars:
             continue
         # A second sentence may point back only at the first, right before it.
-        if (_POINTER.match(text[i]) or _BACK_REFERENCE.search(text[i])) and i != first + 1:
+        if (_leans_back(text[i]) or _BACK_REFERENCE.search(text[i])) and i != first + 1:
             continue
         if i < first and _POINTER.match(text[first]):
             continue

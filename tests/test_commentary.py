@@ -245,3 +245,52 @@ def test_links_are_dropped_stretch_by_stretch_as_from_the_whole_text(text: str) 
     for clause in _LINK_CLAUSES:
         whole = clause.sub(lambda m: " " if m.group(0).endswith(",") else "", whole)
     assert "".join(map(_without_links, _FULL_STOP_GAP.split(text))) == whole
+
+
+@pytest.mark.parametrize(
+    ("sentence", "standing_alone"),
+    [
+        # a closing clause that leans on the problem the sentence before named goes
+        ("Therefore, we propose a novel methodology to address this issue in this work.",
+         "We propose a novel methodology."),
+        ("We design a sparse cache, which mitigates this bottleneck.", "We design a sparse cache."),
+        # "solving X by doing" becomes the doing
+        ("We address these challenges by introducing MindZero, a self-supervised reasoning framework.",
+         "We introduce MindZero, a self-supervised reasoning framework."),
+        ("In this paper, we fill this gap by providing benchmarks of ten adapters.",
+         "In this paper, we provide benchmarks of ten adapters."),
+        # "closing this gap with X": X
+        ("We propose closing this gap with CodeLM, the first model of its kind.",
+         "We propose CodeLM, the first model of its kind."),
+        # building on an approach only the sentence before named
+        ("We build upon this approach and develop a method for tuning an LLM on images.",
+         "We develop a method for tuning an LLM on images."),
+        # a secondary contribution never opens as one
+        ("We also propose a fine-tuning strategy for CLIP.", "We propose a fine-tuning strategy for CLIP."),
+        ("Moreover, we also show that the cache halves memory.", "We show that the cache halves memory."),
+    ],
+)  # fmt: skip
+def test_a_sentence_is_made_to_stand_alone(sentence: str, standing_alone: str) -> None:
+    from bot.commentary import stand_alone
+
+    assert stand_alone(sentence) == standing_alone
+
+
+def test_a_sentence_that_names_an_unseen_problem_loses_to_one_that_stands_alone() -> None:
+    abstract = ("Serving long prompts is slow. In this paper, we introduce a new perspective to optimize this "
+                "trade-off by prompting compressed models. PromptCache reuses the keys of shared prefixes and "
+                "serves prompts 3x faster.")  # fmt: skip
+    text = extractive("PromptCache: Reusing Prefix Keys", abstract, 280)
+    assert "this trade-off" not in text and text.startswith("PromptCache reuses")
+
+
+@pytest.mark.parametrize("lead", ["Yet", "However,", "Nevertheless,", "In contrast,"])
+def test_the_other_half_of_a_contrast_never_opens(lead: str) -> None:
+    abstract = (f"{lead} current caches waste memory on repeated prefixes. We propose PrefixShare, a cache that "
+                "stores each shared prefix once and cuts memory by 60%.")  # fmt: skip
+    assert extractive("PrefixShare", abstract, 280).startswith("We propose PrefixShare")
+
+
+def test_a_title_like_name_after_dr_is_not_split() -> None:
+    abstract = "We introduce Dr. DocBench, a benchmark for document parsing with 52 domains. It is hard."
+    assert extractive("Dr. DocBench: A Benchmark", abstract, 280).startswith("We introduce Dr. DocBench, a")

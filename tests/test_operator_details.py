@@ -78,3 +78,28 @@ def test_the_archive_index_names_its_tags_and_says_search_needs_http(tmp_path: P
     assert "<h2>#</h2>" not in index and "<h2>Hashtags</h2>" in index
     assert '<span class="tag"><a href="tags/ddpm.html">#ddpm</a>&nbsp;<span class="meta">2</span></span>' in index
     assert 'location.protocol === "file:"' in index  # no search box that spins forever from disk
+
+
+def test_a_paper_without_authors_shows_none_in_every_format_and_language(write_config: WriteConfig) -> None:
+    import json
+
+    write_config()
+    as_json = CliRunner().invoke(cli, ["demo", "--format", "json"])
+    assert as_json.exit_code == 0 and all(item["authors"] == [] for item in json.loads(as_json.output)["items"])
+    for lang in ("ko", "en", "zh"):
+        for fmt in ("text", "markdown"):
+            out = CliRunner().invoke(cli, ["demo", "--format", fmt, "--lang", lang]).output
+            assert "not recorded" not in out and "()" not in out
+
+
+def test_titles_lose_a_trailing_period_but_not_an_ellipsis() -> None:
+    from datetime import UTC, datetime
+
+    from bot.paper import Paper
+
+    def title(text: str) -> str:
+        return Paper(key="2305.01115", title=text, authors=(), abstract="", url="https://arxiv.org/abs/2305.01115",
+                     published=datetime(2023, 5, 2, tzinfo=UTC)).title  # fmt: skip
+
+    assert title("Pruning for Video Diffusion Models.") == "Pruning for Video Diffusion Models"
+    assert title("Wait for it...") == "Wait for it..."
