@@ -38,15 +38,23 @@ def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
         time.sleep(0.05)
 
 
-def test_run_catches_up_once_refuses_a_second_instance_and_stops_on_sigterm(
-    arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn, tmp_path: Path
-) -> None:
+def due_week_on_telegram(arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn,
+                         chat_id: int, extra: str) -> tuple[Week, Path]:  # fmt: skip
+    """The week due now, 100 papers of it on the arXiv stand-in, and a config delivering to one Telegram chat."""
     due = due_week(datetime.now(UTC), TUESDAY_3)
     arxiv_api.entries = synthetic_week(100, week_monday(str(due)))
     config = write_config(
-        f"channels:\n  telegram: {{token: '{telegram.token}', chat_id: 1, base_url: '{telegram.url}',"
-        f" min_interval_seconds: 0, subscriptions: false}}\narchive:\n  out_dir: {tmp_path / 'site'}\n"
+        f"channels:\n  telegram: {{token: '{telegram.token}', chat_id: {chat_id}, base_url: '{telegram.url}',"
+        f" min_interval_seconds: 0, subscriptions: false}}\n{extra}"
     )
+    return due, config
+
+
+def test_run_catches_up_once_refuses_a_second_instance_and_stops_on_sigterm(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, telegram: TelegramStandIn, tmp_path: Path
+) -> None:
+    due, config = due_week_on_telegram(arxiv_api, write_config, telegram, 1,
+                                       f"archive:\n  out_dir: {tmp_path / 'site'}\n")  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
 
     service = start(config, env, tmp_path)
@@ -120,13 +128,9 @@ def test_operators_commands_work_while_bot_run_delivers(
 ) -> None:
     import json
 
-    due = due_week(datetime.now(UTC), TUESDAY_3)
-    arxiv_api.entries = synthetic_week(100, week_monday(str(due)))
-    config = write_config(
-        f"channels:\n  telegram: {{token: '{telegram.token}', chat_id: -100, base_url: '{telegram.url}',"
-        f" min_interval_seconds: 0, subscriptions: false}}\ndigest:\n  notes_dir: {tmp_path / 'notes'}\n"
-        f"archive:\n  out_dir: {tmp_path / 'site'}\n"
-    )
+    due, config = due_week_on_telegram(arxiv_api, write_config, telegram, -100,
+                                       f"digest:\n  notes_dir: {tmp_path / 'notes'}\n"
+                                       f"archive:\n  out_dir: {tmp_path / 'site'}\n")  # fmt: skip
     telegram.hold = 4.0  # the channel's message takes a while: the operator acts during the delivery
     env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
     service = start(config, env, tmp_path)
