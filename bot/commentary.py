@@ -101,8 +101,10 @@ _POINTER = re.compile(
 # Inside a sentence: "generated from these representations" needs the sentence that named them.
 _BACK_REFERENCE = re.compile(r"\b(these|those|the aforementioned|the above)\b", re.IGNORECASE)
 # "this gap", "such a trade-off", "these limitations": a problem the sentence before stated, unseen by a reader.
-_REFERRED = (r"(?:approach|issue|gap|trade-?off|limitation|challenge|problem|question|bottleneck|drawback|"
-             r"shortcoming|difficulty|obstacle|concern|need|dilemma|deficiency|weakness|phenomenon|barrier)e?s?")
+_REFERRED = (
+    r"(?:approach|issue|gap|trade-?off|limitation|challenge|problem|question|bottleneck|drawback|"
+    r"shortcoming|difficulty|obstacle|concern|need|dilemma|deficiency|weakness|phenomenon|barrier)e?s?"
+)
 DANGLING = re.compile(rf"\b(?:this|these|such(?: an?)?|those|that)\s+(?:[\w-]+\s+)?{_REFERRED}\b", re.IGNORECASE)
 # The clause that leans on it goes, when the rest stands alone: "..., which addresses this issue",
 # "We propose X to address this gap." → "We propose X."
@@ -127,13 +129,23 @@ _SOLVING_WITH = re.compile(
     re.IGNORECASE,
 )
 # The gerunds a contribution is made with, and their plain form.
-_GERUNDS = {g: g[:-3] + e for e, words in (
-    ("e", "introducing proposing providing leveraging examining using combining incorporating creating "
-          "formulating analyzing analysing decomposing releasing curating making replacing reducing "
-          "enabling exploring unifying scaling compressing distilling synthesizing generating"),
-    ("", "presenting developing designing building exploiting adopting training learning constructing "
-         "employing collecting adding keeping allowing extending augmenting conducting"),
-) for g in words.split()} | {"studying": "study", "applying": "apply", "modifying": "modify"}
+_GERUNDS = {
+    g: g[:-3] + e
+    for e, words in (
+        (
+            "e",
+            "introducing proposing providing leveraging examining using combining incorporating creating "
+            "formulating analyzing analysing decomposing releasing curating making replacing reducing "
+            "enabling exploring unifying scaling compressing distilling synthesizing generating",
+        ),
+        (
+            "",
+            "presenting developing designing building exploiting adopting training learning constructing "
+            "employing collecting adding keeping allowing extending augmenting conducting",
+        ),
+    )
+    for g in words.split()
+} | {"studying": "study", "applying": "apply", "modifying": "modify"}
 # "We also propose ..." needs the contribution before it: "also" goes ("We propose ..."). And "We build upon this
 # approach and develop X" leans on an approach only the sentence before named: "We develop X".
 _ALSO = re.compile(r"^((?:we|it|the authors|this paper|this work|our \w+)\s+(?:\w+\s+)?)also\s+", re.IGNORECASE)

@@ -30,7 +30,7 @@ from bot.week import LANGUAGES, Week
 log = logging.getLogger(__name__)
 
 KINDS = ("telegram", "email")
-BATCH = 50  # readers per pending/sent write: a crash leaves at most this many ambiguous
+BATCH = 50  # readers per pending/sent write, at most: a crash leaves at most this many ambiguous
 KEEP_WEEKS = 52  # roster rows older than this are pruned
 GIVE_UP_AFTER = 5  # failures in a row that are not one reader's (the service is down): the rest wait
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -319,7 +319,7 @@ def deliver_to_readers(
     later: list[Subscriber] = []  # refused for now (a 450): asked again once, after every other reader
     retried = False  # whether `later` is queued as the last batch
     trouble = tried = 0  # failures in a row that say the service is down; readers tried
-    batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
+    batches = batched(todo)
     if should_stop is not None and should_stop():
         batches, report.unreached = [], len(todo)
     if batches:
@@ -403,6 +403,16 @@ class _Current:
             self.seen = self.store.changes["subscribers"]
             self.by_id = {r.id: r for r in self.table.all(self.kind) if r.active}
         return self.by_id.get(reader_id)
+
+
+def batched(readers: list[Subscriber]) -> list[list[Subscriber]]:
+    """Readers in batches of 1, 2, 4, ... up to BATCH: a crash early in a run, or in a run to a few readers,
+    leaves few of them ambiguous; a run to thousands still writes the roster once per BATCH."""
+    batches, start, size = [], 0, 1
+    while start < len(readers):
+        batches.append(readers[start : start + size])
+        start, size = start + size, min(size * 2, BATCH)
+    return batches
 
 
 def _settle(roster: Roster, batch: list[str], sent: list[str], failed: dict[str, str], ambiguous: set[str],

@@ -26,6 +26,7 @@ from bot.subscribers import (
     BATCH,
     Roster,
     Subscribers,
+    batched,
     deliver_to_readers,
     filter_digest,
     parse_reader,
@@ -147,7 +148,10 @@ def test_ledger_writes_are_batched_and_a_crash_leaves_one_batch_pending(
         storage.flush = lambda: (writes.append(storage._dirty), flush())  # type: ignore[method-assign]
         report = deliver_to_readers(store, reader_channel(telegram), mixed_digest(), CONFIG)
         assert report.sent == n and len(telegram.messages) == n
-        assert sum(writes) == 3 + 1  # one per batch (it also marks the next pending) and the first mark
+        # Batches of 1, 2, 4, 8, 16, 32, then 50 at most (here the 44 left): one write per batch (it also
+        # marks the next pending) and the first mark.
+        assert [len(b) for b in batched(readers.all())] == [1, 2, 4, 8, 16, 32, 44]
+        assert sum(writes) == 7 + 1
 
         # A crash in the middle of the second batch: its readers stay pending, the others are settled.
         roster = Roster(store, "telegram", "2023-W19")
