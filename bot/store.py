@@ -15,9 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import partial
@@ -59,10 +59,9 @@ class AtomicJSONStorage(Storage):
         self._dirty = False
         self.defer_backup = False  # set by `Store.without_backup()`
         self._not_backed_up: bytes | None = None  # the content written last, until the backup has it too
-        self.on_revert: Callable[[], None] = lambda: None  # told when a failed write took the data back
-        self.on_reload: Callable[[], None] = lambda: None  # told when another process's write was read in
+        # told when the data was read in again: another process wrote the file, or a failed write was undone
+        self.on_reload: Callable[[], None] = lambda: None
         self._seen: tuple[object, ...] | None = None  # the file's identity when this process last read or wrote it
-        self._writes = 0
 
     def read(self) -> dict[str, Any] | None:
         """The whole database as this process last read or wrote it (see `refresh`)."""
@@ -72,11 +71,12 @@ class AtomicJSONStorage(Storage):
 
     def refresh(self) -> None:
         """Read the file again if another process wrote it since (its identity and version mark changed)."""
-        seen = self._identity()
-        if seen == self._seen:
-            return
-        self._data = load_json(self.path) if seen[0] is not None else None
-        self._seen = seen
+        if self._identity() != self._seen:
+            self._reload()
+
+    def _reload(self) -> None:
+        self._seen = self._identity()
+        self._data = load_json(self.path) if self._seen[0] is not None else None
         self._dirty = False
         self.on_reload()
 
@@ -122,15 +122,11 @@ class AtomicJSONStorage(Storage):
             # All or nothing in memory as on disk: TinyDB changed `_data` in place before this write, so a row
             # that cannot be written (a lone surrogate, an integer past 64 bits) would stay in the table and
             # fail every later write. Going back to the file's state undoes the whole failed batch.
-            self._data = load_json(self.path) if self.path.exists() else None
-            self._seen = self._identity()
-            self._dirty = False
-            self.on_revert()
+            self._reload()
             reason = error.strerror if isinstance(error, OSError) else f"a value it cannot hold ({error})"
             raise StoreError(f"cannot write the store {self.path}: {reason or error}; "
                              "it keeps its last good state") from None  # fmt: skip
         self._dirty = False
-        self._writes += 1
         self._mark_version()
         self._not_backed_up = content
         if not self.defer_backup:
@@ -138,11 +134,10 @@ class AtomicJSONStorage(Storage):
 
     def _mark_version(self) -> None:
         # Not fsynced: after a crash the file's own identity still tells the next reader it changed.
-        mark = f"{os.getpid()}-{self._writes}-{time.time_ns()}".encode()
         with contextlib.suppress(OSError):  # (then the identity alone tells)
             fd = os.open(self._version_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(mark)
+                handle.write(secrets.token_bytes(8))
         self._seen = self._identity()
 
     def update_backup(self) -> None:
@@ -172,17 +167,16 @@ class AtomicJSONStorage(Storage):
 
 
 def write_new_file(path: Path, content: bytes) -> None:
-    """Create `path` (0600 whatever the umask) with `content`; a FileExistsError if anything is there, a symlink
-    included (it is never followed)."""
+    """Create `path` (0600: a umask only takes bits away) with `content`; a FileExistsError if anything is there,
+    a symlink included (it is never followed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)
         handle.write(content)
 
 
-def _write_atomically(path: Path, content: bytes, mode: int = 0o600) -> None:
-    """Temp file (`mode`, whatever the umask), fsync, rename over `path`, fsync the folder.
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Temp file (0600, as mkstemp makes it whatever the umask), fsync, rename over `path`, fsync the folder.
 
     A new file renamed over the path: a symlink someone put there is replaced, never written through.
     """
@@ -190,7 +184,6 @@ def _write_atomically(path: Path, content: bytes, mode: int = 0o600) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
-        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()
@@ -373,7 +366,8 @@ class Store:
         self._storage: AtomicJSONStorage | None = None
         self.db: TinyDB | None = None
         self.mutex = threading.RLock()  # one thread at a time inside TinyDB (see the module docstring)
-        self.changes: dict[str, int] = dict.fromkeys(TABLES, 0)  # writes per table: readers of a table can tell
+        # writes per table, this process's and those read in from another: a reader of a table can tell it changed
+        self.changes: dict[str, int] = dict.fromkeys(TABLES, 0)
 
     def __enter__(self) -> Store:
         if not self.read_only:
@@ -491,7 +485,11 @@ class Store:
 
     def _forget_cached(self) -> None:
         # TinyDB caches query results and the next row id per table: after a reverted write, or a write another
-        # process made, they may describe rows that are gone (or reuse an id another process took).
+        # process made, they may describe rows that are gone (or reuse an id another process took). Any table
+        # may have changed: each change count moves, so a reader of `changes` (delivery's view of its readers)
+        # sees another process's writes too.
+        for name in self.changes:
+            self.changes[name] += 1
         if self.db is not None:
             for table in self.db._tables.values():
                 table.clear_cache()
@@ -538,7 +536,7 @@ class _StorageFactory:
 
     def __call__(self, path: str) -> AtomicJSONStorage:
         storage = _ReadOnlyStorage(path) if self.store.read_only else AtomicJSONStorage(path)
-        storage.on_revert = storage.on_reload = self.store._forget_cached
+        storage.on_reload = self.store._forget_cached
         self.store._storage = storage
         return storage
 

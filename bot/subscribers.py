@@ -171,14 +171,18 @@ class Subscribers:
                 forms.add(check_email(address, smtputf8=True))
         return bool(self.table.remove((Q.kind == kind) & Q.address.one_of(sorted(forms))))
 
+    def by_token(self, token: str) -> Subscriber | None:
+        """The reader an unsubscribe token names, if any."""
+        row = self.table.get(Q.token == token) if token else None
+        return Subscriber.from_row(dict(row)) if row else None
+
     def remove_by_token(self, token: str) -> Subscriber | None:
         """Unsubscribe the reader an unsubscribe token names (a token works once: the row goes with it)."""
         with self.store.batch():
-            row = self.table.get(Q.token == token) if token else None
-            if row is None:
-                return None
-            self.table.remove(Q.token == token)
-        return Subscriber.from_row(dict(row))
+            reader = self.by_token(token)
+            if reader is not None:
+                self.table.remove(Q.token == token)
+        return reader
 
     def deactivate(self, readers: dict[str, str], as_read: dict[str, str]) -> None:
         """Mark readers (id → why) inactive, in one store write; a reader whose row changed since it was read

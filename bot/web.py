@@ -76,7 +76,7 @@ class WebServer:
         """The status and page for an unsubscribe link: a GET asks, a POST unsubscribes."""
         readers = Subscribers(self.store, self.config)
         if not confirm:
-            known = next((r for r in readers.all("email") if hmac.compare_digest(r.token, token)), None)
+            known = readers.by_token(token)
             return (200, PAGES["confirm"].format(address=html.escape(known.address))) if known else (
                 404, PAGES["unknown"])  # fmt: skip
         gone = readers.remove_by_token(token)

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.config import Config, TelegramConfig
 from bot.digest import Digest, freeze_digest
 from bot.store import Store
@@ -22,15 +24,21 @@ from tests.test_subscribers import mixed_digest, private, reader_channel, store_
 CONFIG = Config()
 
 
-def test_a_stop_during_delivery_takes_effect_for_the_rest_of_the_run(telegram: TelegramStandIn, tmp_path: Path) -> None:
-    with Store(tmp_path / "s.json") as store:
+@pytest.mark.parametrize("process", ["this", "another"])
+def test_a_stop_during_delivery_takes_effect_for_the_rest_of_the_run(
+    telegram: TelegramStandIn, tmp_path: Path, process: str
+) -> None:
+    with Store(tmp_path / "s.json") as store, Store(tmp_path / "s.json") as operator:
         readers = Subscribers(store, CONFIG)
         for chat in ("401", "402", "403"):
             readers.add("telegram", chat, ["diffusion"])
+        # The ReaderBot's /stop from its own thread, or `bot subscribers remove` from another process (a Store of
+        # its own on the same file).
+        stopper = readers if process == "this" else Subscribers(operator, CONFIG)
 
         def reader_402_stops_when_401_is_sent_to(chat: str) -> None:
             if chat == "401":
-                readers.remove("telegram", "402")  # the ReaderBot's /stop, from its own thread
+                stopper.remove("telegram", "402")
 
         telegram.on_send = reader_402_stops_when_401_is_sent_to
         report = deliver_to_readers(store, reader_channel(telegram), mixed_digest(), CONFIG)
