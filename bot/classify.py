@@ -522,8 +522,9 @@ class Classifier:
         # One the bounds left out is scored now: its score and centrality do not depend on the bounds.
         late = [t for t in implied if t not in scored]
         hits += [hit for t in late for hit in t.hits(text, paper.categories)]
-        passed += implied
         scores = {t.name: _total(hits, t.name) for t in [*scored, *late]}
+        # ... and no strong evidence against it: a data-free quantizer for a segmentation CNN is not LLM work.
+        passed += [t for t in implied if scores[t.name] > -t.config.threshold]
         passed.sort(key=lambda t: -scores.get(t.name, 0.0))
         best = max((scores.get(t.name, 0.0) for t in passed), default=0.0)
         centrality = {t.name: t.centrality(text, hits) for t in passed}

@@ -303,6 +303,15 @@ CASES = [
     ("Camera-Controlled Video Generation",
      "We fine-tune a video DiT with flow matching to follow camera trajectories and keep scenes consistent.",
      {D}),
+    # llm-efficiency, In: today's cost work that never says "language model" or "transformer" ...
+    ("Compressing Chains of Thought for Cheaper Reasoning",
+     "Long chain-of-thought traces raise inference cost. We compress redundant reasoning steps and cut the "
+     "token budget by half at equal accuracy.",
+     {E}),
+    ("Skipping Redundant Tokens in Visual Autoregressive Generation",
+     "Visual autoregressive models are slow at high resolution. We prune redundant tokens at each scale and "
+     "reduce inference latency 2x.",
+     {E}),
     # mllm, In: vision-language-action and omni-modal models, named without "multimodal LLM"
     ("A Vision-Language-Action Model for Bimanual Manipulation",
      "We build a VLA on a pretrained vision-language backbone that maps images and instructions to robot actions.",
@@ -376,11 +385,15 @@ def test_requires_gates_a_topic_and_is_explained() -> None:
 
 
 def test_implied_topics() -> None:
-    topics = {"efficiency": TopicConfig(threshold=4, cues={"pruning": 3}, implied_by=["quantization"]),
+    topics = {"efficiency": TopicConfig(threshold=4, cues={"pruning": 3}, negative={"segmentation": 3},
+                                        implied_by=["quantization"]),
               "quantization": TopicConfig(threshold=4, cues={"quantization": 3})}  # fmt: skip
     result = Classifier(topics, {}).classify(paper("Quantization for all"))
     assert result.topics == ("quantization", "efficiency")
     assert result.scores["efficiency"] == 0
+    # strong evidence against the implied topic (its own threshold's worth) keeps it out
+    vetoed = Classifier(topics, {}).classify(paper("Quantization for segmentation"))
+    assert vetoed.topics == ("quantization",)
 
 
 def test_negative_cues_and_category_priors_are_explained() -> None:
