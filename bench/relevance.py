@@ -3,9 +3,10 @@
 Usage: python bench/relevance.py [--config PATH] [--data DIR] [--errors TOPIC]
 
 Runs `bot classify` over `charter-dev.jsonl` with title + abstract and with titles alone, and prints per-topic
-precision / recall / F1 for its `curated` and `week-2023-W20` sets separately. A (paper, topic) pair the
+precision / recall / F1 for its `curated`, `week-2023-W20` and `week-2026-W23` sets separately. A (paper, topic) pair the
 annotator doubted is left out on both sides. Hashtag precision / recall are against `human_tags` of
-`topics-dev.jsonl` (`_` and `-` count as the same). The classifier is hand-written rules (no learned part),
+`topics-dev.jsonl` and `topics-dev-titles.jsonl` (`_` and `-` count as the same), and the share of the dev weeks'
+in-topic papers (what a digest carries) with two tags or more. The classifier is hand-written rules (no learned part),
 so there is no training data to hold out.
 """
 
@@ -67,7 +68,18 @@ def tag_report(rows: list[dict[str, object]], config: str) -> None:
         ours = {str(t).lower().replace("-", "_") for t in out["tags"]}  # type: ignore[attr-defined]
         tp, fp, fn = tp + len(ours & human), fp + len(ours - human), fn + len(human - ours)
     p, r, _ = prf(tp, fp, fn)
-    print(f"  hashtags ({len(rows)} papers): precision {p:.3f} recall {r:.3f} ({tp + fp} emitted)")
+    per = (tp + fp) / len(rows) if rows else 0.0
+    print(f"  hashtags ({len(rows)} papers): precision {p:.3f} recall {r:.3f} ({tp + fp} emitted, {per:.2f} a paper)")
+
+
+def tags_per_item(gold: list[dict[str, object]], pred: list[dict[str, object]]) -> None:
+    """Per dev week: how many of the papers a digest could carry (in a topic) have two tags or more."""
+    for name in SETS:
+        items = [p for g, p in zip(gold, pred, strict=True) if g["set"] == name and p["topics"]]
+        two = sum(len(p["tags"]) >= 2 for p in items)  # type: ignore[arg-type]
+        mean = sum(len(p["tags"]) for p in items) / len(items) if items else 0.0  # type: ignore[arg-type]
+        print(f"  tags on {name}'s {len(items)} papers in a topic: {two / len(items):.0%} have 2 or more, "
+              f"{mean:.2f} an item")  # fmt: skip
 
 
 def main() -> None:
@@ -80,13 +92,15 @@ def main() -> None:
     config = args.config or str(Path(__file__).resolve().parents[1] / "config.yaml")
     gold = [json.loads(line) for line in (args.data / "charter-dev.jsonl").read_text(encoding="utf-8").splitlines()]
     records = [{"title": g["title"], "abstract": g["abstract"], "categories": g["categories"]} for g in gold]
-    topic_report(gold, classify(records, config), "title + abstract", args.errors)
+    predicted = classify(records, config)
+    topic_report(gold, predicted, "title + abstract", args.errors)
     titles = [{"title": g["title"], "categories": g["categories"]} for g in gold]
     topic_report(gold, classify(titles, config), "titles alone", args.errors)
     print()
     for name in ("topics-dev.jsonl", "topics-dev-titles.jsonl"):
         rows = [json.loads(line) for line in (args.data / name).read_text(encoding="utf-8").splitlines()]
         tag_report(rows, config)
+    tags_per_item(gold, predicted)
 
 
 if __name__ == "__main__":

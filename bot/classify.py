@@ -19,10 +19,11 @@ from operator import itemgetter
 
 import ahocorasick_rs
 
+from bot.commentary import CONTRIBUTION
 from bot.config import TopicConfig
 from bot.paper import Paper
 
-MAX_TAGS = 5
+MAX_TAGS, MIN_TAGS = 4, 2
 # arXiv caps abstracts at 1,920 characters; a feed may send anything. Text past these is not read.
 MAX_TITLE, MAX_ABSTRACT = 1_000, 5_000
 MIN_CHECKED = 3  # shorter literals ("in", "ed") are in every abstract: checking them costs more than it saves
@@ -440,7 +441,7 @@ class _Topic:
         """
         title = sum(h.points for h in hits if h.topic == self.name and h.kind == "cue" and h.where == "title")
         in_title = min(1.0, max(0.0, title) / self.config.threshold) if self.config.threshold > 0 else 1.0
-        claims = _claim_spans(text.abstract)
+        claims = _sentence_spans(text.abstract, _CLAIM)
         in_claim = any(
             start < end_claim and end > start_claim
             for cue in self.cues
@@ -456,11 +457,11 @@ _CLAIM = re.compile(
 )
 
 
-def _claim_spans(abstract: str) -> list[tuple[int, int]]:
-    """Where the sentences that state the paper's own contribution are, in a lower-cased abstract."""
+def _sentence_spans(abstract: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+    """Where the sentences the pattern finds something in are, in a lower-cased abstract."""
     spans, start = [], 0
     for boundary in [*(m.start() for m in _SENTENCE_END.finditer(abstract)), len(abstract)]:
-        if _CLAIM.search(abstract, start, boundary):
+        if pattern.search(abstract, start, boundary):
             spans.append((start, boundary))
         start = boundary
     return spans
@@ -547,16 +548,35 @@ class Classifier:
         return [t for t in self.topics if bound[t] >= t.config.threshold and t.may_reach(text, categories)]
 
     def _tag(self, paper: Paper, text: _Text) -> Paper:
-        by_name = {t.name: t.config.tag for t in self.topics}
-        fallback = [tag for name in paper.topics if (tag := by_name.get(name))]
-        return replace(paper, tags=self._tags(text, fallback))
+        words = {t.name: t.config.tags for t in self.topics}
+        return replace(paper, tags=self._tags(text, [words.get(name, []) for name in paper.topics]))
 
-    def _tags(self, text: _Text, fallback: list[str]) -> tuple[str, ...]:
-        # A tag names what a paper is: its pattern in the title, or three times in the abstract.
-        found = []
+    def _tags(self, text: _Text, words: list[list[str]]) -> tuple[str, ...]:
+        # A tag names what a paper is: its pattern in the title, in a sentence stating the contribution, or three
+        # times in the abstract; a word mentioned once in passing does not.
+        found: list[str] = []
+        mentioned: list[str] = []
         if text.may_match(self.tag_group):
-            found = [tag for tag, cues in self.tags if any(text.names(c) for c in cues)]
-        return tuple(normalize_tags(found or fallback[:1]))[:MAX_TAGS]
+            claims = _sentence_spans(text.abstract, CONTRIBUTION)
+            for tag, cues in self.tags:
+                spans = [span for cue in cues for span in text.spans(cue, "abstract")]
+                titled = any(text.spans(cue, "title") for cue in cues)
+                if titled or len(spans) >= 3 or any(_inside(span, claims) for span in spans):
+                    found.append(tag)
+                elif spans:
+                    mentioned.append(tag)
+        tags = normalize_tags(found)
+        # An item of a topic gets at least two: the topic's first word, a tag its abstract mentions once, then
+        # the topic's other words (the most specific first, the topic's own words only when nothing else fits).
+        for filler in ([w[0] for w in words if w], mentioned, [x for w in words for x in w[1:]]):
+            if len(tags) >= MIN_TAGS or not words:  # (off every topic: no digest shows it, no filling)
+                break
+            tags = normalize_tags([*tags, *filler[: MIN_TAGS - len(tags)]])
+        return tuple(tags[:MAX_TAGS])
+
+
+def _inside(span: tuple[int, int], areas: list[tuple[int, int]]) -> bool:
+    return any(start <= span[0] and span[1] <= end for start, end in areas)
 
 
 def phrase_pattern(phrase: str) -> str:

@@ -49,7 +49,7 @@ _SENTENCE_END = re.compile(
     r"|(?<=[.!?][\"'’”)]))\s+(?=[A-Z0-9\"'(“`]|[a-z]{1,3}-?[A-Z0-9])"  # "... data. i-Code V2 is ...", "mT5"
 )
 _WHOLE = re.compile(r"[.!?][\"'’”)\]]*$")
-_CONTRIBUTION = re.compile(
+CONTRIBUTION = re.compile(  # a sentence stating what the paper itself does
     r"\b(we (propose|introduce|present|develop|design|build|release|construct|create|devise|formulate)|"
     r"this (paper|work|study|article) (proposes|introduces|presents|develops|describes)|"
     r"(is|are) (proposed|introduced|presented))\b",
@@ -236,7 +236,7 @@ def _without_dangling_clause(sentence: str) -> str:
 def _score(sentence: str, position: int, title_words: set[str], name: str) -> float:
     """How much a sentence tells a reader about the paper: contribution first, then a numbered result."""
     words = set(_WORD.findall(sentence.lower()))
-    contribution = bool(_CONTRIBUTION.search(sentence))
+    contribution = bool(CONTRIBUTION.search(sentence))
     score = 3.0 * contribution + 2.0 * bool(name and name in sentence)
     score += 1.0 * bool(_FINDING.search(sentence)) + 1.0 * min(len(_RESULT.findall(sentence)), 2)
     score += 1.0 * bool(_NUMBER.search(sentence)) + 0.5 * math.sqrt(len(words & title_words))

@@ -81,7 +81,7 @@ class TopicConfig(_Strict):
     """One tracked topic: weighted cues (case-insensitive regular expressions, matched on word bounds)."""
 
     labels: dict[Language, str] = {}
-    tag: str = ""
+    tags: list[str] = []  # the topic's own hashtags: they bring an item with fewer than two tags up to two
     threshold: float = 4.0
     title_weight: float = 2.0
     abstract_weight: float = 1.0
