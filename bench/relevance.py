@@ -3,8 +3,8 @@
 Usage: python bench/relevance.py [--config PATH] [--data DIR] [--errors TOPIC]
 
 Runs `bot classify` over `charter-dev.jsonl` with title + abstract and with titles alone, and prints per-topic
-precision / recall / F1 for its `curated`, `week-2023-W20` and `week-2026-W23` sets separately. A (paper, topic) pair the
-annotator doubted is left out on both sides. Hashtag precision / recall are against `human_tags` of
+precision / recall / F1 for its `curated`, `week-2023-W20` and `week-2026-W23` sets separately. A (paper, topic)
+pair the annotator doubted is left out on both sides. Hashtag precision / recall are against `human_tags` of
 `topics-dev.jsonl` and `topics-dev-titles.jsonl` (`_` and `-` count as the same), and the share of the dev weeks'
 in-topic papers (what a digest carries) with two tags or more. The classifier is hand-written rules (no learned part),
 so there is no training data to hold out.
