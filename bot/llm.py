@@ -1,7 +1,9 @@
 """The one client of OpenAI-compatible `/chat/completions` endpoints (commentary and the judge), and the
-optional LLM commentary, cached in the store.
+optional LLM commentary and hashtags, cached in the store.
 
-Commentary results are cached per (paper, model, language, prompt). Calls run with bounded concurrency; a paper whose
+Commentary results are cached per (paper, model, language, prompt). The answer's last line may give tags
+("Tags: #kv_cache #video"): those of the configured vocabulary replace the rule tags when there are two or
+more; the others are dropped and counted. Calls run with bounded concurrency; a paper whose
 call fails or times out, or whose answer breaks the commentary's shape (empty, a list, a refusal, a preamble,
 markup, over the limit), gets no LLM commentary: the caller falls back to the extractive one, and one summary
 line counts the fall-backs. The API key is sent as a Bearer token and never logged.
@@ -21,6 +23,7 @@ from typing import Any
 import httpx
 
 from bot.bounded import Body
+from bot.classify import MAX_TAGS, MIN_TAGS, normalize_tags
 from bot.commentary import safe_line
 from bot.config import EndpointConfig, LLMConfig
 from bot.paper import Paper
@@ -32,12 +35,36 @@ LANGUAGE_NAMES = {"ko": "Korean", "en": "English", "zh": "Simplified Chinese"}
 SYSTEM = "You are an expert ML researcher writing a concise, accurate weekly paper roundup."
 
 
-def prompt(paper: Paper, language: str, max_chars: int) -> str:
+def prompt(paper: Paper, language: str, max_chars: int, vocabulary: list[str]) -> str:
     """The user message for one paper (from templates/llm_prompt.j2)."""
     return environment().get_template("llm_prompt.j2").render(
         language_name=LANGUAGE_NAMES[language], max_chars=max_chars, topics=paper.topics,
-        title=paper.title, abstract=paper.abstract,
+        title=paper.title, abstract=paper.abstract, vocabulary=[f"#{tag}" for tag in vocabulary],
     )  # fmt: skip
+
+
+# A last line "Tags: #a #b", or the same after the commentary's last full stop on its line.
+_TAGS_LINE = re.compile(r"(?:\n|(?<=[.!?。])[ \t]+)\s*\**tags?\**\s*[:：]\s*(?P<tags>[^\n]*)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Commentary:
+    """What the LLM wrote for one paper: the commentary, its tags from the vocabulary, and how many it made up."""
+
+    text: str
+    tags: tuple[str, ...] = ()
+    unknown: int = 0
+
+
+def split_tags(content: str, vocabulary: list[str]) -> tuple[str, tuple[str, ...], int]:
+    """The answer without its last "Tags:" line, the line's tags of the vocabulary, and how many were not."""
+    match = _TAGS_LINE.search("\n" + content.strip())
+    if match is None:
+        return content, (), 0
+    named = normalize_tags(re.findall(r"[^\s#,;]+", match["tags"]))
+    known = set(vocabulary)
+    tags = tuple(tag for tag in named if tag in known)
+    return ("\n" + content.strip())[: match.start()].strip(), tags[:MAX_TAGS], len(named) - len(tags)
 
 
 def cache_key(paper: Paper, config: LLMConfig, language: str, text: str) -> str:
@@ -125,38 +152,47 @@ def complete_all(config: EndpointConfig, system: str, prompts: dict[str, str]) -
 
 
 def llm_commentary(
-    papers: list[Paper], config: LLMConfig, language: str, max_chars: int, store: Store
-) -> dict[str, str]:
-    """Commentary by paper key for the papers the LLM answered in shape (cached ones without a call).
+    papers: list[Paper], config: LLMConfig, language: str, max_chars: int, store: Store, vocabulary: list[str]
+) -> dict[str, Commentary]:
+    """Commentary (and tags) by paper key for the papers the LLM answered in shape (cached ones without a call).
 
-    Logs one summary line: how many the LLM wrote, and how many fell back to the extractive commentary, why.
+    Logs one summary line: how many the LLM wrote, how many fell back to the extractive commentary and why, and
+    how many items took the LLM's tags and how many made-up tags were dropped.
     """
     table = store.table("commentary")
-    prompts = {p.key: prompt(p, language, max_chars) for p in papers}
+    prompts = {p.key: prompt(p, language, max_chars, vocabulary) for p in papers}
     ids = {p.key: cache_key(p, config, language, prompts[p.key]) for p in papers}
-    cached = {row["id"]: row["text"] for row in table.all()}
+    cached = {row["id"]: Commentary(row["text"], tuple(row.get("tags", ()))) for row in table.all()}
     result = {key: cached[ids[key]] for key in prompts if ids[key] in cached}
     missing = {key: text for key, text in prompts.items() if key not in result}
-    fresh: dict[str, str] = {}
+    fresh: dict[str, Commentary] = {}
     fallbacks: dict[str, str] = {}
     for key, answer in complete_all(config, SYSTEM, missing).items():
         if isinstance(answer, BaseException):
             fallbacks[key] = f"failed ({type(answer).__name__})"
             continue
-        text, problem = check_answer(answer.content, max_chars)
+        content, tags, unknown = split_tags(answer.content, vocabulary) if isinstance(answer.content, str) else (
+            answer.content, (), 0)  # fmt: skip
+        text, problem = check_answer(content, max_chars)
         if text is None:
             fallbacks[key] = problem
             continue
-        fresh[key] = text
+        fresh[key] = Commentary(text, tags if len(tags) >= MIN_TAGS else (), unknown)
     if fresh and not store.read_only:
         with store.batch():
-            for key, text in fresh.items():
-                table.upsert({"id": ids[key], "key": key, "model": config.model, "text": text}, Q.id == ids[key])
+            for key, item in fresh.items():
+                row = {"id": ids[key], "key": key, "model": config.model, "text": item.text, "tags": list(item.tags)}
+                table.upsert(row, Q.id == ids[key])
+    answered = {**result, **fresh}
     reasons = ", ".join(f"{n} {reason}" for reason, n in Counter(fallbacks.values()).most_common())
-    summary = f"LLM commentary: {len(result) + len(fresh)} of {len(papers)} papers ({len(result)} cached)"
+    summary = (
+        f"LLM commentary: {len(answered)} of {len(papers)} papers ({len(result)} cached), "
+        f"LLM tags on {sum(bool(c.tags) for c in answered.values())}, "
+        f"{sum(c.unknown for c in fresh.values())} unknown tags dropped"
+    )
     if fallbacks:
         log.warning("%s; %d fell back to the extractive commentary: %s (%s)", summary, len(fallbacks), reasons,
                     ", ".join(sorted(fallbacks)))  # fmt: skip
     else:
         log.info(summary)
-    return {**result, **fresh}
+    return answered

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.channels import Channel, configured_channels
 from bot.classify import MAX_TAGS, Classifier, normalize_tags
@@ -26,6 +27,9 @@ from bot.sources import arxiv as arxiv_source
 from bot.store import Store, write_new_file
 from bot.subscribers import ReaderReport, Roster, deliver_to_all_readers
 from bot.week import Week
+
+if TYPE_CHECKING:  # httpx loads only when an LLM is configured
+    from bot.llm import Commentary
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -130,6 +134,12 @@ def explain_ranking(config: Config, store: Store, week: Week, progress: Progress
     return explain(ranked, chosen, config.digest.per_topic, config.digest.min_confidence)
 
 
+def vocabulary(config: Config) -> list[str]:
+    """Every hashtag the configuration knows: its `tags` and the topics' own words."""
+    words = [*config.tags, *(word for topic in config.topics.values() for word in topic.tags)]
+    return normalize_tags(words)
+
+
 def _editor_tags(note: Note | None, tags: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(normalize_tags([*note.tags, *tags]))[:MAX_TAGS] if note and note.tags else tags
 
@@ -140,18 +150,22 @@ def editor_item(key: str, note: Note, week: Week) -> Paper:
                  published=week.start, sources=("editor",))  # fmt: skip
 
 
-def assemble(config: Config, week: Week, chosen: list[Paper], notes: Notes, llm: dict[str, str]) -> Digest:
-    """The digest items, commentary by precedence: editor note > LLM > extractive (pure)."""
+def assemble(config: Config, week: Week, chosen: list[Paper], notes: Notes, llm: Mapping[str, Commentary]) -> Digest:
+    """The digest items, commentary by precedence: editor note > LLM > extractive, and tags: editor's, then the
+    LLM's (when it gave two of the vocabulary) or the rules' (pure)."""
     items = []
     for paper in chosen:
         if safe_link(paper.url) is None and not paper.is_arxiv:
             log.warning("digest %s: %s left out: its link is not http(s)", week, paper.key[:100])
             continue
         note = notes.get(paper.key)
+        written = llm.get(paper.key)
+        if written and written.tags:
+            paper = replace(paper, tags=_editor_tags(note, written.tags))
         if note and note.commentary:
             text = safe_commentary(note.commentary)
         else:
-            text = llm.get(paper.key) or extractive(paper.title, paper.abstract, config.commentary.max_chars)
+            text = written.text if written else extractive(paper.title, paper.abstract, config.commentary.max_chars)
         items.append(DigestItem.from_paper(paper, text))
     return Digest(week, tuple(items))
 
@@ -164,14 +178,15 @@ def build_digest(config: Config, store: Store, week: Week, progress: Progress | 
     # The editor's drops are never sent to the judge: its requests are capped and cost money.
     judged = judge(config, store, week, [p for p in papers if p.key not in notes.dropped], featured)
     chosen = choose(config, week, papers, featured, notes, judged)
-    llm: dict[str, str] = {}
+    llm: dict[str, Commentary] = {}
     settings = config.commentary.llm
     if settings is not None:
         from bot.llm import llm_commentary
 
         wanted = [p for p in chosen if not ((note := notes.get(p.key)) and note.commentary)]
         language = settings.language or config.digest.language
-        llm = llm_commentary(wanted, settings, language, settings.max_chars or config.commentary.max_chars, store)
+        max_chars = settings.max_chars or config.commentary.max_chars
+        llm = llm_commentary(wanted, settings, language, max_chars, store, vocabulary(config))
     return assemble(config, week, chosen, notes, llm)
 
 

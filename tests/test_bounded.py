@@ -73,7 +73,7 @@ def test_a_model_endpoint_that_drips_or_bombs_falls_back_within_the_timeout(
     started = time.monotonic()
     with serve(handler) as base, Store(tmp_path / "s.json") as store:  # type: ignore[arg-type]
         config = LLMConfig(base_url=base, model="m", timeout_seconds=1, max_bytes=100_000)
-        assert llm_commentary([PAPER], config, "en", 300, store) == {}
+        assert llm_commentary([PAPER], config, "en", 300, store, []) == {}
     assert time.monotonic() - started < 3  # the drip would take 45 s; the bomb would unpack 50 MB
     assert "fell back to the extractive commentary: 1 failed (" in caplog.text
 

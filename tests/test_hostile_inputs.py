@@ -164,7 +164,7 @@ def test_arbitrary_json_through_the_hf_parser_gives_papers_or_a_value_error(data
 
 def test_a_model_answer_with_a_lone_surrogate_is_stored_clean(tmp_path: Path) -> None:
     from bot.config import LLMConfig
-    from bot.llm import llm_commentary
+    from bot.llm import Commentary, llm_commentary
     from tests.standins import ChatStandIn, serve
 
     model = ChatStandIn(answer=lambda prompt: "Caches \ud800keys\ufffe \x1b[2Jwell.")
@@ -172,7 +172,7 @@ def test_a_model_answer_with_a_lone_surrogate_is_stored_clean(tmp_path: Path) ->
                   url="https://arxiv.org/abs/2305.01115", published=datetime(2023, 5, 2, tzinfo=UTC))  # fmt: skip
     with serve(model.handle) as base, Store(tmp_path / "s.json") as store:
         config = LLMConfig(base_url=f"{base}/v1", model="m")
-        assert llm_commentary([paper], config, "en", 300, store) == {paper.key: "Caches keys well."}
+        assert llm_commentary([paper], config, "en", 300, store, []) == {paper.key: Commentary("Caches keys well.")}
     assert "Caches keys well." in (tmp_path / "s.json").read_text(encoding="utf-8")
 
 

@@ -101,6 +101,8 @@ ANSWERS = {
     "500": "!500",
     "slow": "!slow",
     "malformed": "!malformed",
+    "tagged": "A cache for keys.\nTags: #kv_cache #Video #made_up",
+    "one tag": "A cache for keys. Tags: #kv_cache",
 }
 
 
@@ -194,3 +196,35 @@ def test_check_answer_names_what_breaks_the_shape(answer: object, problem: str) 
         "A sampler that needs four steps; FID 2.1 on ImageNet.",
         "",
     )
+
+
+def test_llm_tags_of_the_vocabulary_replace_the_rule_tags_and_made_up_ones_are_counted(
+    arxiv_api: ArxivStandIn, write_config: WriteConfig, llm: ChatStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    arxiv_api.entries = synthetic_week(40, week_monday("2023-W18"))
+    llm.answer = by_title({"Vision-Language": "tagged", "Quantization": "one tag"})
+    write_config(f"commentary:\n  llm: {{base_url: '{llm.url}', model: m1}}\n")
+    with caplog.at_level(logging.INFO):
+        result = CliRunner().invoke(cli, ["digest", "--week", "2023-W18", "--dry-run", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    items = {i["title"].split(" ")[0]: i for i in json.loads(result.output)["items"]}
+    tagged = next(i for i in items.values() if "Vision-Language" in i["title"])
+    assert tagged["commentary"] == "A cache for keys."
+    assert tagged["tags"] == ["kv_cache", "video"]  # the vocabulary's two; the made-up one dropped
+    one = next(i for i in items.values() if "Quantization" in i["title"])
+    assert one["commentary"] == "A cache for keys."  # the tags after the last sentence are cut off it ...
+    assert len(one["tags"]) >= 2 and one["tags"] != ["kv_cache"]  # ... and one tag is too few: the rules' stay
+    prompt = next(c for c in llm.calls if "Vision-Language" in c["body"]["messages"][-1]["content"])
+    assert "#kv_cache" in prompt["body"]["messages"][-1]["content"]  # the prompt lists the vocabulary
+    [summary] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("LLM commentary:")]
+    assert "LLM tags on 1" in summary and "1 unknown tags dropped" in summary
+
+
+def test_split_tags_reads_the_last_line_only() -> None:
+    from bot.llm import split_tags
+
+    vocabulary = ["kv_cache", "video", "lora"]
+    assert split_tags("Does X.\nTags: #lora, #video", vocabulary) == ("Does X.", ("lora", "video"), 0)
+    assert split_tags("Does X. Tags: lora video nope", vocabulary) == ("Does X.", ("lora", "video"), 1)
+    assert split_tags("Tags matter: it does X.", vocabulary) == ("Tags matter: it does X.", (), 0)
+    assert split_tags("Does X.", vocabulary) == ("Does X.", (), 0)
