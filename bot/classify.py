@@ -273,10 +273,6 @@ class _Text:
         """Whether the cue occurs in the title or the abstract."""
         return bool(self.spans(cue, "title") or self.spans(cue, "abstract"))
 
-    def names(self, cue: Cue) -> bool:
-        """Whether the paper is about what the cue names: in the title, or three times in the abstract."""
-        return bool(self.spans(cue, "title")) or len(self.spans(cue, "abstract")) >= 3
-
     def may_match(self, cues: frozenset[Cue] | None) -> bool:
         """Whether any cue of a group can match (None: some cue has a branch without literal, so it always may)."""
         return cues is None or not (cues.isdisjoint(self.title_found) and cues.isdisjoint(self.abstract_found))
@@ -442,12 +438,7 @@ class _Topic:
         title = sum(h.points for h in hits if h.topic == self.name and h.kind == "cue" and h.where == "title")
         in_title = min(1.0, max(0.0, title) / self.config.threshold) if self.config.threshold > 0 else 1.0
         claims = _sentence_spans(text.abstract, _CLAIM)
-        in_claim = any(
-            start < end_claim and end > start_claim
-            for cue in self.cues
-            for start, end in text.spans(cue, "abstract")
-            for start_claim, end_claim in claims
-        )
+        in_claim = any(_within(span, claims) for cue in self.cues for span in text.spans(cue, "abstract"))
         return round(2 / 3 * in_title + 1 / 3 * in_claim, 3)
 
 
@@ -561,7 +552,7 @@ class Classifier:
             for tag, cues in self.tags:
                 spans = [span for cue in cues for span in text.spans(cue, "abstract")]
                 titled = any(text.spans(cue, "title") for cue in cues)
-                if titled or len(spans) >= 3 or any(_inside(span, claims) for span in spans):
+                if titled or len(spans) >= 3 or any(_within(span, claims) for span in spans):
                     found.append(tag)
                 elif spans:
                     mentioned.append(tag)
@@ -575,8 +566,9 @@ class Classifier:
         return tuple(tags[:MAX_TAGS])
 
 
-def _inside(span: tuple[int, int], areas: list[tuple[int, int]]) -> bool:
-    return any(start <= span[0] and span[1] <= end for start, end in areas)
+def _within(span: tuple[int, int], areas: list[tuple[int, int]]) -> bool:
+    """Whether a match overlaps any of the areas (sentences: a match rarely crosses their end)."""
+    return any(span[0] < end and span[1] > start for start, end in areas)
 
 
 def phrase_pattern(phrase: str) -> str:

@@ -58,13 +58,14 @@ class Commentary:
 
 def split_tags(content: str, vocabulary: list[str]) -> tuple[str, tuple[str, ...], int]:
     """The answer without its last "Tags:" line, the line's tags of the vocabulary, and how many were not."""
-    match = _TAGS_LINE.search("\n" + content.strip())
+    answer = "\n" + content.strip()  # (a line break before a first line of tags too)
+    match = _TAGS_LINE.search(answer)
     if match is None:
         return content, (), 0
     named = normalize_tags(re.findall(r"[^\s#,;]+", match["tags"]))
     known = set(vocabulary)
     tags = tuple(tag for tag in named if tag in known)
-    return ("\n" + content.strip())[: match.start()].strip(), tags[:MAX_TAGS], len(named) - len(tags)
+    return answer[: match.start()].strip(), tags[:MAX_TAGS], len(named) - len(tags)
 
 
 def cache_key(paper: Paper, config: LLMConfig, language: str, text: str) -> str:
@@ -171,8 +172,9 @@ def llm_commentary(
         if isinstance(answer, BaseException):
             fallbacks[key] = f"failed ({type(answer).__name__})"
             continue
-        content, tags, unknown = split_tags(answer.content, vocabulary) if isinstance(answer.content, str) else (
-            answer.content, (), 0)  # fmt: skip
+        content, tags, unknown = answer.content, tuple[str, ...](), 0
+        if isinstance(content, str):  # (anything else is an answer out of shape: check_answer says which)
+            content, tags, unknown = split_tags(content, vocabulary)
         text, problem = check_answer(content, max_chars)
         if text is None:
             fallbacks[key] = problem
