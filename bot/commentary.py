@@ -1,7 +1,10 @@
 """Commentary: one or two whole sentences of the abstract that say what the paper does and what it found.
 
 Deterministic and offline. The sentence that names the paper's contribution (its method or system by name,
-when it has one) comes first, then the headline result with its number; background and motivation lose.
+when it has one) comes first, then the headline result with its number; background and motivation lose, and
+the opener speaks of the paper ("we", "our", "the proposed", its name) when such a sentence fits. A
+contribution longer than the limit ends at its main clause ("We propose X, a framework that ... .") rather
+than losing to background.
 Each sentence must read on its own: a leading connective or purpose clause ("Specifically, ...", "To overcome
 these drawbacks, ...") is removed, a sentence pointing back at one the reader never saw ("These models ...",
 "It ...") is not used unless it follows its antecedent, and a removed link or formula takes its clause with it.
@@ -63,7 +66,7 @@ _LIMITATION = re.compile(
     r"\b(have|has) been (proposed|introduced|developed|studied|explored)\b",  # others' work, not this paper's
     re.IGNORECASE,
 )
-_FIRST_PERSON = re.compile(r"\b(we|our|this (paper|work|study))\b", re.IGNORECASE)
+_FIRST_PERSON = re.compile(r"\b(we|our|this (paper|work|study)|the proposed)\b", re.IGNORECASE)
 _FINDING = re.compile(r"\b(we (show|find|demonstrate|observe|reveal|prove)|our (results|experiments))\b", re.IGNORECASE)
 _RESULT = re.compile(
     r"\b(outperform\w*|surpass\w*|improv\w*|reduc\w*|speed-?ups?|faster|fewer|state-of-the-art|sota|"
@@ -156,8 +159,20 @@ _BUILDING_ON = re.compile(
     r"\b(we)\s+(?:build|built|extend|follow)\s+(?:up)?(?:on\s+)?(?:this|these|such|that|those)\s+[\w-]+\s+and\s+",
     re.IGNORECASE,
 )
+# Where a long sentence may end early and still say its main clause: before a list or an explanation after a
+# colon, a semicolon or a dash, or before a trailing clause that only adds a consequence ("..., thereby ...").
+_CLAUSE_BREAK = re.compile(
+    r"\s*(?::|;|\s--?\s|\s—\s)\s|,\s+(?=(?:thereby|thus|which|where|while|whereas|so that|such that|producing|"
+    r"yielding|enabling|allowing|achieving|resulting|leading|making|providing|revealing|including|"
+    r"demonstrating|showing|highlighting|offering|outperforming|surpassing|reducing|improving)\b)"
+)
+# "(i) ...", "2) ...": an item of a list the reader has not seen from its start.
+_LIST_ITEM = re.compile(r"(?:^|[\s:;,])\(?(?:[ivx]{1,4}|\d|[a-e])\)\s")
+_OPEN_END = re.compile(r"\b(that|as|the|an?|of|to|by|with|for|and|or|in|on|from|namely|follows?|is|are|which)$",
+                       re.IGNORECASE)  # fmt: skip
 _WORD = re.compile(r"[a-z0-9]+")
 MAX_ABSTRACT = 5_000
+OWN_OPENER = 1.5  # what speaking of the paper is worth to an opener (a numbered result is worth 1-3)
 _STOP = {"a", "an", "the", "of", "for", "and", "with", "in", "on", "to", "via", "by", "from", "is", "are", "we"}
 
 
@@ -208,6 +223,21 @@ def shorten(text: str, max_chars: int) -> str:
     return cut.rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
+def main_clause(sentence: str, max_chars: int) -> str:
+    """A contribution longer than max_chars ended at its last clause break that fits ("We propose X, a framework
+    that ...: (i) ..., (ii) ..." → "We propose X, a framework that ..."); else unchanged."""
+    if len(sentence) <= max_chars or not CONTRIBUTION.search(sentence[:max_chars]):
+        return sentence  # only the contribution is worth shortening: a result cut early may say the opposite
+    for match in reversed(list(_CLAUSE_BREAK.finditer(sentence, 0, max_chars))):
+        head = sentence[: match.start()].rstrip(" ,")
+        balanced = all(head.count(a) == head.count(b) for a, b in ("()", "[]"))
+        # The main clause whole: no list begun, no colon before the break, not ending on "that" / "of" ...
+        whole = balanced and not (_LIST_ITEM.search(head) or re.search(r"[:;]", head) or _OPEN_END.search(head))
+        if len(head.split()) >= 6 and whole and CONTRIBUTION.search(head):
+            return head + "."
+    return sentence
+
+
 def stand_alone(sentence: str) -> str:
     """The sentence without a leading connective or purpose clause (capitalised again) and without a closing
     clause that leans on a problem only the sentence before named ("..., to address this issue.")."""
@@ -241,17 +271,24 @@ def _score(sentence: str, position: int, title_words: set[str], name: str) -> fl
     score += 1.0 * bool(_FINDING.search(sentence)) + 1.0 * min(len(_RESULT.findall(sentence)), 2)
     score += 1.0 * bool(_NUMBER.search(sentence)) + 0.5 * math.sqrt(len(words & title_words))
     # An opening sentence is mostly background, unless it is about this paper ("This paper introduces X", "we").
-    own = bool(_FIRST_PERSON.search(sentence) or (name and name in sentence))
+    own = _is_own(sentence, name)
     score -= 3.0 * bool(_BACKGROUND.search(sentence)) + (2.0 * (not own) if position == 0 and not contribution else 0)
     # What other methods cannot do, unless the sentence is about this paper ("Unlike prior work, SimVLM ...").
     score -= 3.0 * bool(_LIMITATION.search(sentence) and not own)
     return score - 2.0 * (len(sentence) < 40)
 
 
+def _is_own(sentence: str, name: str) -> bool:
+    """Whether a sentence speaks of this paper: "we", "our", "this paper", "the proposed", or its name."""
+    return bool(_FIRST_PERSON.search(sentence) or (name and name in sentence))
+
+
 def _leans_back(sentence: str) -> bool:
     """Whether a sentence needs one the reader has not seen: it opens on a pointer, or names a problem as "this
     gap" / "such a trade-off"."""
-    return bool(_POINTER.match(sentence) or _CONTRAST.match(sentence) or DANGLING.search(sentence))
+    return bool(
+        _POINTER.match(sentence) or _CONTRAST.match(sentence) or DANGLING.search(sentence) or _LIST_ITEM.match(sentence)
+    )
 
 
 def _method_name(title: str) -> str:
@@ -265,7 +302,11 @@ def extractive(title: str, abstract: str, max_chars: int) -> str:
     abstract = abstract[:MAX_ABSTRACT]  # a feed may send a book; arXiv caps abstracts at 1,920 characters
     sentences = [s.strip() for s in _SENTENCE_END.split(clean_latex(abstract)) if s.strip()]
     # An abstract cut short (some archives keep 1,000 characters) ends on half a sentence: never use it.
-    whole = [(i, stand_alone(s)) for i, s in enumerate(sentences) if _WHOLE.search(s) and len(s.split()) >= 4]
+    whole = [
+        (i, main_clause(stand_alone(s), max_chars))
+        for i, s in enumerate(sentences)
+        if _WHOLE.search(s) and len(s.split()) >= 4
+    ]
     title_words = set(_WORD.findall(title.lower())) - _STOP
     candidates = [(i, s) for i, s in whole if s.rstrip(".").lower() != title.strip().rstrip(".").lower()]
     if not candidates:
@@ -275,10 +316,12 @@ def extractive(title: str, abstract: str, max_chars: int) -> str:
     text = dict(candidates)
     # An opener must not point back at a sentence the reader has not seen, lean on a problem only that sentence
     # named ("we fill this gap"), or be a secondary contribution ("We also ...").
-    openers = [i for i in sorted(text, key=lambda i: -scores[i]) if not _leans_back(text[i])]
+    # The opener speaks of the paper when a sentence that does fits: a reader comes for the work, not the field.
+    opening = {i: scores[i] + OWN_OPENER * _is_own(text[i], name) for i in text}
+    openers = [i for i in sorted(text, key=lambda i: -opening[i]) if not _leans_back(text[i])]
     fitting = [i for i in openers if len(text[i]) <= max_chars]
     # Only background fits while the contribution is longer than the limit: the contribution, cut, says more.
-    if not fitting or (openers and scores[fitting[0]] <= 0 and scores[openers[0]] >= 3):
+    if not fitting or (openers and opening[fitting[0]] <= 0 and opening[openers[0]] >= 3):
         best = openers[0] if openers else max(text, key=lambda i: scores[i])
         return safe_line(shorten(text[best], max_chars))  # one sentence longer than the limit: cut it
     first = fitting[0]

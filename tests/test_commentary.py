@@ -225,6 +225,35 @@ def test_latex_quotes_and_complexities_read_as_text() -> None:
             280, "Our system trains a 1-trillion-parameter model at 52% of peak throughput on 3,072 GPUs.",
             id="others-proposals-are-background",
         ),
+        pytest.param(  # a number alone does not make the field's state the paper's news
+            "Learned Masks for Sensing",
+            "Sparse signals can be recovered from 5x fewer measurements than classic sampling needs. We learn "
+            "subsampling masks with a flow model trained for the downstream task.",
+            120, "We learn subsampling masks with a flow model trained for the downstream task.",
+            id="the-opener-speaks-of-the-paper",
+        ),
+        pytest.param(  # a contribution over the limit ends at its main clause, before the list
+            "KVLite: Cache Compression",
+            "Long contexts fill the cache. We propose KVLite, a training-free cache compression framework that "
+            "scores tokens along three axes: (i) a spatial score from mutual information; (ii) a temporal discount "
+            "for persistently attended entries; and (iii) an entropy-derived temperature.",
+            160, "We propose KVLite, a training-free cache compression framework that scores tokens along three "
+            "axes.", id="main-clause-before-a-list",
+        ),
+        pytest.param(  # ... or before a trailing consequence
+            "Self-Preference Tuning",
+            "Hallucination is common. We propose SPT, a training paradigm in which the model generates and "
+            "learns from its own preference pairs, thereby directly addressing the identified visual bottlenecks "
+            "while inherently avoiding off-policy data.",
+            160, "We propose SPT, a training paradigm in which the model generates and learns from its own "
+            "preference pairs.", id="main-clause-before-thereby",
+        ),
+        pytest.param(  # "(ii) ..." is an item of a list the reader never saw begin
+            "ListNet: Two Findings",
+            "We propose ListNet, a ranking model for search with two findings. (i) Depth matters little. (ii) "
+            "Width matters a lot and gives 9% better recall on 4 benchmarks.",
+            280, "We propose ListNet, a ranking model for search with two findings.", id="list-item-not-used",
+        ),
     ],
 )  # fmt: skip
 def test_the_commentary_is_about_this_paper(title: str, abstract: str, max_chars: int, expected: str) -> None:
@@ -294,3 +323,28 @@ def test_the_other_half_of_a_contrast_never_opens(lead: str) -> None:
 def test_a_title_like_name_after_dr_is_not_split() -> None:
     abstract = "We introduce Dr. DocBench, a benchmark for document parsing with 52 domains. It is hard."
     assert extractive("Dr. DocBench: A Benchmark", abstract, 280).startswith("We introduce Dr. DocBench, a")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # a result, not a contribution: ended early it may say the opposite ("not only in A.")
+        "Results show that the model is best not only in text-centric tasks, including form understanding and "
+        "receipt parsing, but also in image-centric tasks such as layout analysis.",
+        # the only break leaves a clause open ("... is.")
+        "We show in this paper that the approach we introduce is: simpler, faster and far more accurate than every "
+        "baseline on all tasks.",
+    ],
+)  # fmt: skip
+def test_a_long_sentence_keeps_its_end_when_no_main_clause_stands_alone(sentence: str) -> None:
+    from bot.commentary import main_clause
+
+    assert main_clause(sentence, 110) == sentence
+
+
+def test_a_long_contribution_ends_at_the_colon_before_its_list() -> None:
+    from bot.commentary import main_clause
+
+    sentence = ("We propose Composer, a framework with three signals: design sparks, which provide demonstrations; "
+                "world feedback, which checks stability; and a verifier.")  # fmt: skip
+    assert main_clause(sentence, 110) == "We propose Composer, a framework with three signals."
