@@ -296,6 +296,11 @@ CASES = [
     ("Optimal Scalar Quantizers under Distortion Constraints",
      "We derive the rate-distortion function of scalar quantizers for Gaussian sources and measured signals.",
      set()),
+    # ... nor is "quantized" said three times of anything but numbers inside a network
+    ("Estimating Video Difficulty for Video-LLMs",
+     "Videos are mapped into an attribute space that is then quantized. Each quantized cell stores a failure "
+     "rate of the video-LLM, and a quantized lookup predicts the difficulty of a new question.",
+     {M}),
     # diffusion, Out: a GAN text-to-image generator; In: generators that say "flow matching" or "DiT" in passing
     ("A GAN for Fast Text-to-Image Generation",
      "We train a generative adversarial network that synthesises images from text prompts in one forward pass.",
