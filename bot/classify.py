@@ -269,6 +269,11 @@ class _Text:
         spans = self.found_spans[cue, where] = cue.spans(text, branches) if branches else []
         return spans
 
+    @cached_property
+    def claims(self) -> list[tuple[int, int]]:
+        """Where the abstract's sentences stating the authors' own work are (found once)."""
+        return _sentence_spans(self.abstract, _CLAIM)
+
     def mentions(self, cue: Cue) -> bool:
         """Whether the cue occurs in the title or the abstract."""
         return bool(self.spans(cue, "title") or self.spans(cue, "abstract"))
@@ -395,13 +400,15 @@ class _Topic:
                 parts.append((weight * title_factor, cue, "title", weight * title_factor, 1))
             branches = text.abstract_found.get(cue, [])
             if cue.unfiltered or branches:
-                most = cap if cue.unfiltered else min(cap, sum(text.abstract.count(k) for b in branches for k in b.key))
+                found = sum(text.abstract.count(k) for b in branches for k in b.key) + self.config.claim_mentions
+                most = cap if cue.unfiltered else min(cap, found)
                 parts.append((weight * abstract_factor * most, cue, "abstract", weight * abstract_factor, cap))
         bound = sum(part[0] for part in parts) + sum(w for c, w in self.config.categories.items() if c in categories)
         for upper, cue, where, points, limit in sorted(parts, key=lambda part: -part[0]):
             if bound < self.config.threshold:
                 return False
-            bound -= upper - points * min(len(text.spans(cue, where)), limit)
+            claimed = self.config.claim_mentions if where == "abstract" else 0  # at most: a bound, not the score
+            bound -= upper - points * min(len(text.spans(cue, where)) + claimed, limit)
         return bound >= self.config.threshold
 
     def reach(self) -> tuple[float, dict[Cue, float], dict[Cue, float]]:
@@ -422,12 +429,22 @@ class _Topic:
         for kind, cues, sign in (("cue", self.cues, 1.0), ("negative", self.negative, -1.0)) if present else ():
             for where, (factor, cap) in self.factors.items():
                 for cue, mentions in text.strongest(cues, where).items():
+                    if sign > 0 and where == "abstract" and self.config.claim_mentions and self._claimed(text, cue):
+                        mentions += self.config.claim_mentions
                     points = sign * cues[cue] * factor * min(mentions, cap)
                     hits.append(Hit(self.name, kind, cue.pattern, where, points))
         for category, weight in self.config.categories.items():
             if category in categories:
                 hits.append(Hit(self.name, "category", category, "categories", weight))
         return hits
+
+    @staticmethod
+    def _claimed(text: _Text, cue: Cue) -> bool:
+        """Whether the cue occurs in a sentence where the authors state their work ("we ...", "this paper")."""
+        return any(
+            _within(span, text.claims) and not _CONTRASTED.search(text.abstract, max(0, span[0] - 40), span[0])
+            for span in text.spans(cue, "abstract")
+        )
 
     def centrality(self, text: _Text, hits: list[Hit]) -> float:
         """How central the topic is to the paper, 0..1, whatever the number of mentions.
@@ -437,14 +454,19 @@ class _Topic:
         """
         title = sum(h.points for h in hits if h.topic == self.name and h.kind == "cue" and h.where == "title")
         in_title = min(1.0, max(0.0, title) / self.config.threshold) if self.config.threshold > 0 else 1.0
-        claims = _sentence_spans(text.abstract, _CLAIM)
-        in_claim = any(_within(span, claims) for cue in self.cues for span in text.spans(cue, "abstract"))
+        in_claim = any(self._claimed(text, cue) for cue in self.cues)
         return round(2 / 3 * in_title + 1 / 3 * in_claim, 3)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CLAIM = re.compile(
     r"\b(we|our (\w+ )?(method|approach|model|framework|system|work|results?)|this (paper|work|study|article))\b"
+)
+
+# "unlike diffusion models", "faster than diffusion": a family named to set the work apart from it
+_CONTRASTED = re.compile(
+    r"\b(unlike|instead of|rather than|without|than|versus|vs|compared (to|with)|outperform\w*|replac\w+|beyond)"
+    r"(\W+\w+){0,2}\W*$"
 )
 
 

@@ -361,9 +361,21 @@ def test_efficient_in_the_abstract_alone_is_not_llm_efficiency(classifier: Class
 
 
 def test_repeated_abstract_mentions_count_more_than_one(classifier: Classifier) -> None:
-    once = classifier.classify(paper("A study", "We use a diffusion model."))
-    thrice = classifier.classify(paper("A study", "A diffusion model. The diffusion model. Our diffusion model."))
+    once = classifier.classify(paper("A study", "A diffusion model is used."))
+    thrice = classifier.classify(paper("A study", "A diffusion model. The diffusion model. That diffusion model."))
     assert thrice.scores["diffusion"] == 3 * once.scores["diffusion"]
+
+
+def test_the_family_named_where_the_authors_speak_counts_twice(classifier: Classifier) -> None:
+    # diffusion's `claim_mentions: 1`: today's generators name their family once, in the contribution
+    aside = classifier.classify(paper("Camera Control", "A diffusion transformer is the backbone."))
+    claimed = classifier.classify(paper("Camera Control", "We build on a diffusion transformer."))
+    contrasted = classifier.classify(paper("Camera Control", "We generate video faster than diffusion transformers."))
+    assert claimed.scores["diffusion"] == 2 * aside.scores["diffusion"] == 2 * contrasted.scores["diffusion"]
+    # ... which, with one more mention, makes the paper
+    more = " It follows camera paths with the diffusion transformer."
+    assert "diffusion" in classifier.classify(paper("Camera Control", claimed.abstract + more)).topics
+    assert "diffusion" not in classifier.classify(paper("Camera Control", aside.abstract + more)).topics
 
 
 def test_overlapping_cues_count_a_mention_once(classifier: Classifier) -> None:
