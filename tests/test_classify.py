@@ -331,6 +331,11 @@ CASES = [
     ("A Vision-Language-Action Model for Bimanual Manipulation",
      "We build a VLA on a pretrained vision-language backbone that maps images and instructions to robot actions.",
      {M}),
+    # ... and video question answering or reasoning, which today means a multimodal LLM, named or not
+    ("A Benchmark for Multi-Hop Video Reasoning over TV Series",
+     "We introduce a long-form video benchmark for multi-hop video reasoning: models must answer questions "
+     "connecting events across episodes, with chain-of-thought rationales, on multimodal narratives.",
+     {M}),
     ("An Omni-Modal Model That Listens, Watches and Talks",
      "We train an omni-modal language model that reads audio, video and text and answers in speech.",
      {M}),
