@@ -270,6 +270,10 @@ CASES = [
     ("Preference-Aware LoRA Merging for Recommendation",
      "We merge LoRA modules of a large language model fine-tuned on user histories to recommend items.",
      set()),
+    ("Tracing Factual Recall Through the Experts of a Sparse MoE Language Model",
+     "We apply causal tracing to a mixture-of-experts LLM and find which experts store factual recall, "
+     "whatever the sparsely activated compute they save.",
+     set()),
     ("Hierarchical Mixture-of-Experts for Traffic Sign Recognition",
      "We route traffic-sign crops to experts of a convolutional network and improve recognition under fog.",
      set()),
