@@ -335,6 +335,10 @@ CASES = [
     ("A Vision-Language-Action Model for Bimanual Manipulation",
      "We build a VLA on a pretrained vision-language backbone that maps images and instructions to robot actions.",
      {M}),
+    # mllm, Out: a foundation model of one modality (vision, time series) is not language-centred
+    ("Adapting Vision Foundation Models to Aerial Images",
+     "We adapt self-supervised vision foundation models to aerial images using the capture metadata as labels.",
+     set()),
     # ... and video question answering or reasoning, which today means a multimodal LLM, named or not
     ("A Benchmark for Multi-Hop Video Reasoning over TV Series",
      "We introduce a long-form video benchmark for multi-hop video reasoning: models must answer questions "
