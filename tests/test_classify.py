@@ -335,6 +335,11 @@ CASES = [
     ("A Vision-Language-Action Model for Bimanual Manipulation",
      "We build a VLA on a pretrained vision-language backbone that maps images and instructions to robot actions.",
      {M}),
+    # mllm, In: a system built on a named open multimodal model
+    ("Zero-Shot Composed Video Retrieval by Reasoning",
+     "We caption candidate videos with Qwen2.5-VL and rank them by reasoning over the edit text; InternVL3 "
+     "re-ranks the top ten.",
+     {M}),
     # mllm, Out: a foundation model of one modality (vision, time series) is not language-centred
     ("Adapting Vision Foundation Models to Aerial Images",
      "We adapt self-supervised vision foundation models to aerial images using the capture metadata as labels.",
