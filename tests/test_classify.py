@@ -337,8 +337,8 @@ CASES = [
      {M}),
     # mllm, In: a system built on a named open multimodal model
     ("Zero-Shot Composed Video Retrieval by Reasoning",
-     "We caption candidate videos with Qwen2.5-VL and rank them by reasoning over the edit text; InternVL3 "
-     "re-ranks the top ten.",
+     "We caption candidate videos with Qwen2.5-VL and rank them by multimodal reasoning over the edit text; "
+     "InternVL3 re-ranks the top ten and Qwen2.5-VL checks the final pick.",
      {M}),
     # mllm, Out: a foundation model of one modality (vision, time series) is not language-centred
     ("Adapting Vision Foundation Models to Aerial Images",
