@@ -44,6 +44,8 @@ _LATEX_SYMBOLS = {r"\sim": "~", r"\times": "×", r"\approx": "≈", r"\%": "%", 
 # A symbol command ends where its letters do: `\le` is not the start of `\left`.
 _LATEX_SYMBOL = re.compile("|".join(re.escape(c) + ("(?![A-Za-z])" if c[-1].isalpha() else "") for c in _LATEX_SYMBOLS))
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?")
+# A macro authors define for their method's name ("we present \\modelname, which ..."): arXiv keeps it bare.
+_NAME_MACRO = re.compile(r"\\[A-Za-z]*(?:name|method|model|ours|sys)[A-Za-z]*\b(?:\{\})?(?!\{)")
 # A sentence ends at . ! or ? (a closing quote or bracket stays with it) before a capital, a digit or a name
 # that starts in lower case ("i-Code", "mT5"), but not after an abbreviation ("Tran et al. 2021").
 _SENTENCE_END = re.compile(
@@ -300,6 +302,9 @@ def _method_name(title: str) -> str:
 def extractive(title: str, abstract: str, max_chars: int) -> str:
     """The abstract's most informative whole sentences that read on their own, within max_chars."""
     abstract = abstract[:MAX_ABSTRACT]  # a feed may send a book; arXiv caps abstracts at 1,920 characters
+    name = _method_name(title)
+    if name:  # the title names what the macro stood for
+        abstract = _NAME_MACRO.sub(lambda _: name, abstract)
     sentences = [s.strip() for s in _SENTENCE_END.split(clean_latex(abstract)) if s.strip()]
     # An abstract cut short (some archives keep 1,000 characters) ends on half a sentence: never use it.
     whole = [
@@ -311,7 +316,6 @@ def extractive(title: str, abstract: str, max_chars: int) -> str:
     candidates = [(i, s) for i, s in whole if s.rstrip(".").lower() != title.strip().rstrip(".").lower()]
     if not candidates:
         return ""
-    name = _method_name(title)
     scores = {i: _score(s, i, title_words, name) for i, s in candidates}
     text = dict(candidates)
     # An opener must not point back at a sentence the reader has not seen, lean on a problem only that sentence

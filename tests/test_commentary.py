@@ -348,3 +348,10 @@ def test_a_long_contribution_ends_at_the_colon_before_its_list() -> None:
     sentence = ("We propose Composer, a framework with three signals: design sparks, which provide demonstrations; "
                 "world feedback, which checks stability; and a verifier.")  # fmt: skip
     assert main_clause(sentence, 110) == "We propose Composer, a framework with three signals."
+
+
+def test_a_name_macro_arxiv_kept_bare_becomes_the_title_name() -> None:
+    abstract = r"Drafts are slow. In this paper, we present \modelname, which fuses draft layers and decodes 5x faster."
+    assert extractive("DFlare: Scaling Up Drafts", abstract, 280) == (
+        "In this paper, we present DFlare, which fuses draft layers and decodes 5x faster."
+    )
