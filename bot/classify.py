@@ -271,8 +271,13 @@ class _Text:
 
     @cached_property
     def claims(self) -> list[tuple[int, int]]:
-        """Where the abstract's sentences stating the authors' own work are (found once)."""
+        """Where the abstract's sentences in which the authors speak are ("we ...", "this paper"; found once)."""
         return _sentence_spans(self.abstract, _CLAIM)
+
+    @cached_property
+    def contributions(self) -> list[tuple[int, int]]:
+        """Where the abstract's sentences stating the contribution are ("we propose ...", "we build ...")."""
+        return _sentence_spans(self.abstract, CONTRIBUTION)
 
     def mentions(self, cue: Cue) -> bool:
         """Whether the cue occurs in the title or the abstract."""
@@ -429,7 +434,8 @@ class _Topic:
         for kind, cues, sign in (("cue", self.cues, 1.0), ("negative", self.negative, -1.0)) if present else ():
             for where, (factor, cap) in self.factors.items():
                 for cue, mentions in text.strongest(cues, where).items():
-                    if sign > 0 and where == "abstract" and self.config.claim_mentions and self._claimed(text, cue):
+                    claimed = self.config.claim_mentions and self._within(text, cue, text.contributions)
+                    if sign > 0 and where == "abstract" and claimed:
                         mentions += self.config.claim_mentions
                     points = sign * cues[cue] * factor * min(mentions, cap)
                     hits.append(Hit(self.name, kind, cue.pattern, where, points))
@@ -439,10 +445,10 @@ class _Topic:
         return hits
 
     @staticmethod
-    def _claimed(text: _Text, cue: Cue) -> bool:
-        """Whether the cue occurs in a sentence where the authors state their work ("we ...", "this paper")."""
+    def _within(text: _Text, cue: Cue, sentences: list[tuple[int, int]]) -> bool:
+        """Whether the cue occurs in one of the abstract's sentences, not set apart ("unlike diffusion models")."""
         return any(
-            _within(span, text.claims) and not _CONTRASTED.search(text.abstract, max(0, span[0] - 40), span[0])
+            _within(span, sentences) and not _CONTRASTED.search(text.abstract, max(0, span[0] - 40), span[0])
             for span in text.spans(cue, "abstract")
         )
 
@@ -454,7 +460,7 @@ class _Topic:
         """
         title = sum(h.points for h in hits if h.topic == self.name and h.kind == "cue" and h.where == "title")
         in_title = min(1.0, max(0.0, title) / self.config.threshold) if self.config.threshold > 0 else 1.0
-        in_claim = any(self._claimed(text, cue) for cue in self.cues)
+        in_claim = any(self._within(text, cue, text.claims) for cue in self.cues)
         return round(2 / 3 * in_title + 1 / 3 * in_claim, 3)
 
 
@@ -570,11 +576,10 @@ class Classifier:
         found: list[str] = []
         mentioned: list[str] = []
         if text.may_match(self.tag_group):
-            claims = _sentence_spans(text.abstract, CONTRIBUTION)
             for tag, cues in self.tags:
                 spans = [span for cue in cues for span in text.spans(cue, "abstract")]
                 titled = any(text.spans(cue, "title") for cue in cues)
-                if titled or len(spans) >= 3 or any(_within(span, claims) for span in spans):
+                if titled or len(spans) >= 3 or any(_within(span, text.contributions) for span in spans):
                     found.append(tag)
                 elif spans:
                     mentioned.append(tag)

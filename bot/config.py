@@ -86,8 +86,8 @@ class TopicConfig(_Strict):
     title_weight: float = 2.0
     abstract_weight: float = 1.0
     abstract_max_mentions: int = Field(1, ge=1, le=10)
-    # a cue in a sentence where the authors state their work ("we build on a diffusion transformer") counts as
-    # this many more abstract mentions: today's generators name their family once, in the contribution
+    # a cue in a sentence stating the contribution ("we build on a diffusion transformer") counts as this many
+    # more abstract mentions: today's generators name their family once, there
     claim_mentions: int = Field(0, ge=0, le=3)
     cues: dict[str, float] = {}
     negative: dict[str, float] = {}
