@@ -321,6 +321,11 @@ CASES = [
      "Visual autoregressive models are slow at high resolution. We prune redundant tokens at each scale and "
      "reduce inference latency 2x.",
      {E}),
+    # ... a prompt kept short for what each model call costs
+    ("Efficient Prompt Search for LLM Calls",
+     "Long prompts raise the inference cost of every call to a large language model. We search prompts along "
+     "the accuracy-cost trade-off and cut the computation cost of each call.",
+     {E}),
     # ... an MLLM made cheaper, in the words serving reports (TTFT, constant memory); an adversarial objective
     # that distils a video generator is a method, not an attack
     ("A Hybrid State-Space Vision-Language Model",
