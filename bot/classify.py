@@ -108,7 +108,10 @@ def _word_char_before(text: str, index: int) -> bool:
 
 def _lower_pattern(pattern: str) -> str:
     """A pattern in lower case, its escapes (`\\d`, `\\S`) left as they are."""
-    return re.sub(r"\\.|[^\\]+", lambda m: m.group(0) if m.group(0).startswith("\\") else m.group(0).lower(), pattern)
+    lowered = re.sub(
+        r"\\.|[^\\]+", lambda m: m.group(0) if m.group(0).startswith("\\") else m.group(0).lower(), pattern
+    )
+    return re.sub(r"\(\?p(?=[<=])", "(?P", lowered)  # a named group keeps its capital P
 
 
 def _requirements(branch: str) -> list[tuple[str, ...]]:
@@ -146,8 +149,10 @@ def _requirements(branch: str) -> list[tuple[str, ...]]:
             elif char == "(" and quantifier not in ("?", "*", "{"):
                 flush()
                 run = ""
-                alternatives = [_requirements(alt) for alt in _alternatives(branch[i + 1 : end - 1].removeprefix("?:"))]
-                if all(alternatives):
+                body = _NAMED_GROUP.sub("", branch[i + 1 : end - 1]).removeprefix("?:")
+                # a look-around ("(?<!vq-)") or an inline flag matches no text of its own: a gap, never a literal
+                alternatives = [] if body.startswith("?") else [_requirements(alt) for alt in _alternatives(body)]
+                if alternatives and all(alternatives):
                     keys = [lit for alt in alternatives for lit in _key(alt)]
                     requirements.append(tuple(dict.fromkeys(keys)))
             flush()
@@ -171,6 +176,9 @@ def _requirements(branch: str) -> list[tuple[str, ...]]:
         i += 1
     flush()
     return requirements
+
+
+_NAMED_GROUP = re.compile(r"^\?P<\w+>")
 
 
 def _class_chars(body: str) -> str:

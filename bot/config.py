@@ -393,7 +393,13 @@ def _semantic_problems(config: Config) -> list[str]:
             re.compile(pattern)
         except re.error as error:
             problems.append(f"{key}: invalid regular expression {pattern!r}: {error}")
+            continue
+        if _INLINE_FLAGS.search(pattern):  # each alternative is compiled alone, where a global flag is an error
+            problems.append(f"{key}: {pattern!r}: inline flags such as (?i) are not supported (cues ignore case)")
     return problems
+
+
+_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
 
 
 def _patterns(topics: dict[str, TopicConfig], tags: dict[str, list[str]]) -> list[tuple[str, str]]:

@@ -544,3 +544,21 @@ def test_a_readers_topic_in_plain_phrases() -> None:
     )
     assert rl.classify(paper("A Study", "We mention reinforcement learning once.")).topics == ()
     assert rl.classify(paper("Graph Neural Networks", "")).topics == ()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "found"),
+    [
+        # a look-behind or look-ahead matches no text of its own: it never becomes a literal the pre-check needs
+        ("(?<!vq-)gans?", "A GAN for faces, then a VQ-GAN", ["gan"]),
+        ("speculative(?! execution)", "Speculative execution, speculative decoding", ["speculative"]),
+        # a named group keeps its name (and its capital P) and its literals
+        ("(?P<kind>lora|adapters?) tuning", "Adapter tuning", ["adapter tuning"]),
+    ],
+)
+def test_look_arounds_and_named_groups_work_in_cues(pattern: str, text: str, found: list[str]) -> None:
+    topic = TopicConfig(threshold=1, cues={pattern: 1})
+    classifier = Classifier({"t": topic}, {"x": [pattern]})  # through the literal pre-check, as a week runs
+    result = classifier.classify(paper(text))
+    assert (result.topics, result.tags) == (("t",), ("x",))
+    assert [text.lower()[a:b] for a, b in Cue.compile(pattern).spans(text.lower())] == found

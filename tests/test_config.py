@@ -115,7 +115,9 @@ def test_a_mistyped_key_gets_a_suggestion() -> None:
      ("schedule:\n  collect: {timezone: Mars/Olympus}\n", "schedule.collect.timezone: 'Mars/Olympus' is not a valid"),
      ("topics:\n  t: {cues: {'(unclosed': 1}}\n", "topics.t.cues: invalid regular expression '(unclosed'"),
      ("topics:\n  t: {requires: ['[a-']}\n", "topics.t.requires.0: invalid regular expression '[a-'"),
-     ("tags:\n  x: ['*star']\n", "tags.x.0: invalid regular expression '*star'")],
+     ("tags:\n  x: ['*star']\n", "tags.x.0: invalid regular expression '*star'"),
+     # valid alone, an error once the cue's alternatives are compiled one by one
+     ("topics:\n  t: {cues: {'(?i)vae|gan': 1}}\n", "topics.t.cues: '(?i)vae|gan': inline flags")],
 )  # fmt: skip
 def test_what_would_crash_later_fails_at_load(text: str, problem: str) -> None:
     with pytest.raises(ConfigError) as error:
