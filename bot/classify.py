@@ -114,6 +114,9 @@ def _lower_pattern(pattern: str) -> str:
     return re.sub(r"\(\?p(?=[<=])", "(?P", lowered)  # a named group keeps its capital P
 
 
+_NAMED_GROUP = re.compile(r"^\?P<\w+>")  # "(?P<kind>...)": the group's name is no text it matches
+
+
 def _requirements(branch: str) -> list[tuple[str, ...]]:
     """What every match of a branch contains: a list of requirements, each a tuple of literals one of which occurs.
 
@@ -176,9 +179,6 @@ def _requirements(branch: str) -> list[tuple[str, ...]]:
         i += 1
     flush()
     return requirements
-
-
-_NAMED_GROUP = re.compile(r"^\?P<\w+>")
 
 
 def _class_chars(body: str) -> str:
@@ -441,9 +441,9 @@ class _Topic:
         # Overlapping cues ("text-to-image diffusion models") count once, for the strongest.
         for kind, cues, sign in (("cue", self.cues, 1.0), ("negative", self.negative, -1.0)) if present else ():
             for where, (factor, cap) in self.factors.items():
+                claiming = sign > 0 and where == "abstract" and self.config.claim_mentions > 0
                 for cue, mentions in text.strongest(cues, where).items():
-                    claimed = self.config.claim_mentions and self._within(text, cue, text.contributions)
-                    if sign > 0 and where == "abstract" and claimed:
+                    if claiming and self._said_in(text, cue, text.contributions):
                         mentions += self.config.claim_mentions
                     points = sign * cues[cue] * factor * min(mentions, cap)
                     hits.append(Hit(self.name, kind, cue.pattern, where, points))
@@ -453,7 +453,7 @@ class _Topic:
         return hits
 
     @staticmethod
-    def _within(text: _Text, cue: Cue, sentences: list[tuple[int, int]]) -> bool:
+    def _said_in(text: _Text, cue: Cue, sentences: list[tuple[int, int]]) -> bool:
         """Whether the cue occurs in one of the abstract's sentences, not set apart ("unlike diffusion models")."""
         return any(
             _within(span, sentences) and not _CONTRASTED.search(text.abstract, max(0, span[0] - 40), span[0])
@@ -468,7 +468,7 @@ class _Topic:
         """
         title = sum(h.points for h in hits if h.topic == self.name and h.kind == "cue" and h.where == "title")
         in_title = min(1.0, max(0.0, title) / self.config.threshold) if self.config.threshold > 0 else 1.0
-        in_claim = any(self._within(text, cue, text.claims) for cue in self.cues)
+        in_claim = any(self._said_in(text, cue, text.claims) for cue in self.cues)
         return round(2 / 3 * in_title + 1 / 3 * in_claim, 3)
 
 
