@@ -305,6 +305,11 @@ CASES = [
      "Videos are mapped into an attribute space that is then quantized. Each quantized cell stores a failure "
      "rate of the video-LLM, and a quantized lookup predicts the difficulty of a new question.",
      {M}),
+    # diffusion, In: a distilled text-to-image student whose initial noise is the subject
+    ("Keeping Noise Control in Distilled Text-to-Image Students",
+     "We distil a text-to-image teacher into a student that keeps its sensitivity to the initial noise, so "
+     "that editing by optimising the initial noise still works.",
+     {D}),
     # diffusion, Out: a GAN text-to-image generator; In: generators that say "flow matching" or "DiT" in passing
     ("A GAN for Fast Text-to-Image Generation",
      "We train a generative adversarial network that synthesises images from text prompts in one forward pass.",
