@@ -253,3 +253,13 @@ def test_demo_prints_the_recorded_week_without_network(tmp_path: Path, monkeypat
     assert all(item["topics"] and item["commentary"] and item["url"].startswith("https://arxiv.org/abs/2305.")
                for item in digest["items"])  # fmt: skip
     assert not (tmp_path / "mine.json").exists()
+
+
+def test_the_readme_example_is_what_the_demo_prints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The README shows the start of `bot demo --lang ko` with the packaged defaults: it must stay true.
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["demo", "--lang", "ko"])
+    assert result.exit_code == 0, result.output
+    start = "\n".join(result.stdout.splitlines()[:9])
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"```\n{start}\n```" in readme
