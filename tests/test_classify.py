@@ -305,6 +305,12 @@ CASES = [
      "Videos are mapped into an attribute space that is then quantized. Each quantized cell stores a failure "
      "rate of the video-LLM, and a quantized lookup predicts the difficulty of a new question.",
      {M}),
+    # diffusion, Out: a normalizing flow (an invertible network trained by likelihood) is not flow matching
+    ("An Autoregressive Flow for Expressive Speech Synthesis",
+     "We propose an autoregressive flow-based generative network for speech synthesis that learns an invertible "
+     "mapping of mel-spectrograms to a latent space; speech synthesis quality matches the best speech synthesis "
+     "systems.",
+     set()),
     # diffusion, In: a distilled text-to-image student whose initial noise is the subject
     ("Keeping Noise Control in Distilled Text-to-Image Students",
      "We distil a text-to-image teacher into a student that keeps its sensitivity to the initial noise, so "
@@ -349,6 +355,11 @@ CASES = [
     ("Zero-Shot Composed Video Retrieval by Reasoning",
      "We caption candidate videos with Qwen2.5-VL and rank them by multimodal reasoning over the edit text; "
      "InternVL3 re-ranks the top ten and Qwen2.5-VL checks the final pick.",
+     {M}),
+    # ... but an LLM that calls visual foundation models is one
+    ("A Visual Chat Assistant that Calls Visual Foundation Models",
+     "We connect a chat LLM to visual foundation models so that it answers, draws and edits images in a "
+     "multimodal conversation.",
      {M}),
     # mllm, Out: a foundation model of one modality (vision, time series) is not language-centred
     ("Adapting Vision Foundation Models to Aerial Images",
