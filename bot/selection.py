@@ -14,8 +14,8 @@ Each component and the total go into the digest item (`rank`), and `bot digest -
 A section abstains rather than fills: a candidate shows only when its **confidence** in the topic clears
 `digest.min_confidence` (`per_topic` is a maximum, not a quota). Confidence is `1 - 0.5 ** (score / threshold)`:
 0.5 at the threshold, 0.75 at twice it, 0.875 at three times. On the charter's dev sets the share of charter-true
-papers climbs with it (see `bench/week_quality.py --bars`); the default bar was chosen there. A judge's verdict
-(`bot.judge`), where there is one, replaces the rules' decision and their confidence.
+papers climbs with it (compare `bench/week_quality.py --min-confidence X`); the default bar was chosen there.
+A judge's verdict (`bot.judge`), where there is one, replaces the rules' decision and their confidence.
 """
 
 from __future__ import annotations
