@@ -108,7 +108,8 @@ _BACK_REFERENCE = re.compile(r"\b(these|those|the aforementioned|the above)\b", 
 # "this gap", "such a trade-off", "these limitations": a problem the sentence before stated, unseen by a reader.
 _REFERRED = (
     r"(?:approach|issue|gap|trade-?off|limitation|challenge|problem|question|bottleneck|drawback|"
-    r"shortcoming|difficulty|obstacle|concern|need|dilemma|deficiency|weakness|phenomenon|barrier)e?s?"
+    r"shortcoming|difficulty|obstacle|concern|need|dilemma|deficiency|weakness|phenomenon|barrier|assumption|"
+    r"notion|premise|paradigm|hypothes[ie])e?s?"
 )
 DANGLING = re.compile(rf"\b(?:this|these|such(?: an?)?|those|that)\s+(?:[\w-]+\s+)?{_REFERRED}\b", re.IGNORECASE)
 # The clause that leans on it goes, when the rest stands alone: "..., which addresses this issue",
@@ -190,6 +191,7 @@ def clean_latex(text: str) -> str:
     text = re.sub(r"\(\s*\)|\[\s*\]", "", text)  # brackets a removed link or formula left empty
     text = re.sub(r"\s+([.,;:!?)\]])|([(\[])\s+", r"\1\2", " ".join(text.split()))
     text = re.sub(r"[,;:]+(?=[.!?])|(?<=[.!?])[,;:]+", "", text)
+    text = re.sub(r"(?<=[a-z]),(?=[a-z]{3})", ", ", text)  # "models,addressing": a space lost in the source
     return re.sub(r"(?<=[^.][.!?]) ?\.(?!\.)", "", text)  # a sentence removed whole leaves its full stop
 
 

@@ -355,3 +355,17 @@ def test_a_name_macro_arxiv_kept_bare_becomes_the_title_name() -> None:
     assert extractive("DFlare: Scaling Up Drafts", abstract, 280) == (
         "In this paper, we present DFlare, which fuses draft layers and decodes 5x faster."
     )
+
+
+def test_an_unseen_assumption_is_not_shown_before_the_contribution() -> None:
+    abstract = ("Novel view synthesis assumes sharp inputs. Motion blur breaks this assumption by corrupting local "
+                "details. We propose BlurNVS, a framework that renders novel views from blurred images.")  # fmt: skip
+    assert extractive("BlurNVS: Views from Blur", abstract, 280) == (
+        "We propose BlurNVS, a framework that renders novel views from blurred images."
+    )
+
+
+def test_a_space_the_source_lost_after_a_comma_comes_back() -> None:
+    assert clean_latex("a framework for one-step models,addressing inversion, with 1,000 steps") == (
+        "a framework for one-step models, addressing inversion, with 1,000 steps"
+    )
