@@ -247,7 +247,7 @@ class Hit:
     topic: str
     kind: str  # cue | negative | category | requires
     pattern: str
-    where: str  # title | abstract | categories
+    where: str  # title | abstract | abstract+contribution (claim_mentions counted) | categories
     points: float
 
 
@@ -443,10 +443,11 @@ class _Topic:
             for where, (factor, cap) in self.factors.items():
                 claiming = sign > 0 and where == "abstract" and self.config.claim_mentions > 0
                 for cue, mentions in text.strongest(cues, where).items():
+                    place = where
                     if claiming and self._said_in(text, cue, text.contributions):
-                        mentions += self.config.claim_mentions
+                        mentions, place = mentions + self.config.claim_mentions, "abstract+contribution"
                     points = sign * cues[cue] * factor * min(mentions, cap)
-                    hits.append(Hit(self.name, kind, cue.pattern, where, points))
+                    hits.append(Hit(self.name, kind, cue.pattern, place, points))
         for category, weight in self.config.categories.items():
             if category in categories:
                 hits.append(Hit(self.name, "category", category, "categories", weight))

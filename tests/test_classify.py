@@ -411,6 +411,8 @@ def test_the_family_named_where_the_authors_speak_counts_twice(classifier: Class
     claimed = classifier.classify(paper("Camera Control", "We build on a diffusion transformer."))
     contrasted = classifier.classify(paper("Camera Control", "We generate video faster than diffusion transformers."))
     assert claimed.scores["diffusion"] == 2 * aside.scores["diffusion"] == 2 * contrasted.scores["diffusion"]
+    explained = classifier.explain(paper("Camera Control", claimed.abstract))  # --explain says why it doubled
+    assert {h.where for h in explained if h.topic == "diffusion" and h.kind == "cue"} == {"abstract+contribution"}
     # ... which, with one more mention, makes the paper
     more = " It follows camera paths with the diffusion transformer."
     assert "diffusion" in classifier.classify(paper("Camera Control", claimed.abstract + more)).topics
