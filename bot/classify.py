@@ -444,7 +444,7 @@ class _Topic:
                 claiming = sign > 0 and where == "abstract" and self.config.claim_mentions > 0
                 for cue, mentions in text.strongest(cues, where).items():
                     place = where
-                    if claiming and self._said_in(text, cue, text.contributions):
+                    if claiming and _said_in(text, text.spans(cue, "abstract"), text.contributions):
                         mentions, place = mentions + self.config.claim_mentions, "abstract+contribution"
                     points = sign * cues[cue] * factor * min(mentions, cap)
                     hits.append(Hit(self.name, kind, cue.pattern, place, points))
@@ -452,14 +452,6 @@ class _Topic:
             if category in categories:
                 hits.append(Hit(self.name, "category", category, "categories", weight))
         return hits
-
-    @staticmethod
-    def _said_in(text: _Text, cue: Cue, sentences: list[tuple[int, int]]) -> bool:
-        """Whether the cue occurs in one of the abstract's sentences, not set apart ("unlike diffusion models")."""
-        return any(
-            _within(span, sentences) and not _CONTRASTED.search(text.abstract, max(0, span[0] - 40), span[0])
-            for span in text.spans(cue, "abstract")
-        )
 
     def centrality(self, text: _Text, hits: list[Hit]) -> float:
         """How central the topic is to the paper, 0..1, whatever the number of mentions.
@@ -469,7 +461,7 @@ class _Topic:
         """
         title = sum(h.points for h in hits if h.topic == self.name and h.kind == "cue" and h.where == "title")
         in_title = min(1.0, max(0.0, title) / self.config.threshold) if self.config.threshold > 0 else 1.0
-        in_claim = any(self._said_in(text, cue, text.claims) for cue in self.cues)
+        in_claim = any(_said_in(text, text.spans(cue, "abstract"), text.claims) for cue in self.cues)
         return round(2 / 3 * in_title + 1 / 3 * in_claim, 3)
 
 
@@ -588,7 +580,7 @@ class Classifier:
             for tag, cues in self.tags:
                 spans = [span for cue in cues for span in text.spans(cue, "abstract")]
                 titled = any(text.spans(cue, "title") for cue in cues)
-                if titled or len(spans) >= 3 or any(_within(span, text.contributions) for span in spans):
+                if titled or len(spans) >= 3 or _said_in(text, spans, text.contributions):
                     found.append(tag)
                 elif spans:
                     mentioned.append(tag)
@@ -600,6 +592,15 @@ class Classifier:
                 break
             tags = normalize_tags([*tags, *filler[: MIN_TAGS - len(tags)]])
         return tuple(tags[:MAX_TAGS])
+
+
+def _said_in(text: _Text, spans: list[tuple[int, int]], sentences: list[tuple[int, int]]) -> bool:
+    """Whether a match lies in one of the abstract's sentences, not set apart ("unlike diffusion models"): what
+    the contribution names counts for topics and tags alike."""
+    return any(
+        _within(span, sentences) and not _CONTRASTED.search(text.abstract, max(0, span[0] - 40), span[0])
+        for span in spans
+    )
 
 
 def _within(span: tuple[int, int], areas: list[tuple[int, int]]) -> bool:

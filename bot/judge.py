@@ -159,11 +159,13 @@ def judge_week(
     report = JudgeReport()
     verdicts: dict[str, dict[str, Verdict]] = {}
     asks: dict[str, tuple[str, list[Paper]]] = {}  # request id -> topic, batch
+    ids: dict[tuple[str, str], str] = {}  # (paper key, topic) -> the verdict's cache id
     for topic, group in chosen.items():
         description = config.topics[topic].description
         fresh = []
         for paper in group:
-            row = cached.get(cache_id(paper, topic, description, judge.model))
+            ids[paper.key, topic] = cache_id(paper, topic, description, judge.model)
+            row = cached.get(ids[paper.key, topic])
             if row is not None:
                 verdicts.setdefault(paper.key, {})[topic] = Verdict(bool(row["accept"]), str(row["reason"]))
                 report.cached += 1
@@ -191,8 +193,7 @@ def judge_week(
                 continue
             report.judged += 1
             verdicts.setdefault(paper.key, {})[topic] = verdict
-            row_id = cache_id(paper, topic, config.topics[topic].description, judge.model)
-            rows.append({"id": row_id, "key": paper.key, "topic": topic, "accept": verdict.accept,
+            rows.append({"id": ids[paper.key, topic], "key": paper.key, "topic": topic, "accept": verdict.accept,
                          "reason": verdict.reason})  # fmt: skip
     if rows and not store.read_only:
         with store.batch():

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -148,11 +149,13 @@ def paper_to_dict(paper: Paper) -> dict[str, Any]:
 def known_fields(cls: type, row: dict[str, Any]) -> dict[str, Any]:
     """The row's fields the dataclass `cls` has: a row a newer version wrote may hold more (kept in the store,
     ignored here)."""
-    names = _FIELD_NAMES.get(cls) or _FIELD_NAMES.setdefault(cls, frozenset(f.name for f in dataclass_fields(cls)))
+    names = _field_names(cls)
     return {k: v for k, v in row.items() if k in names}
 
 
-_FIELD_NAMES: dict[type, frozenset[str]] = {}
+@cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclass_fields(cls))
 
 
 def paper_from_dict(data: dict[str, Any]) -> Paper:

@@ -443,9 +443,10 @@ def test_a_tag_comes_from_the_title_the_contribution_or_repetition_never_a_passi
     classifier = Classifier(topics, {"kv_cache": ["kv cache"], "lora": ["lora"], "video": ["videos?"]})
     tagged = classifier.classify(paper(
         "A fast method",
-        "Prior work tunes with LoRA. We propose a KV cache policy for fast serving. It helps on video. "
-        "Long videos need it. Videos are long."))  # fmt: skip
-    # kv_cache: in the contribution sentence; video: three mentions; LoRA: once, in background
+        "Prior work tunes with LoRA. We propose a KV cache policy for fast serving, unlike LoRA. It helps on "
+        "video. Long videos need it. Videos are long."))  # fmt: skip
+    # kv_cache: in the contribution sentence; video: three mentions; LoRA: in background, and in the contribution
+    # only set apart ("unlike LoRA"), as the topics read it
     assert tagged.tags == ("kv_cache", "video")
 
 
