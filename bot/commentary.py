@@ -31,12 +31,20 @@ _LINK_CLAUSE = (
 _LINK_CLAUSES = [
     re.compile(rf",\s*{_LINK_CLAUSE}\s*,", re.IGNORECASE),  # a clause in commas: ", with code at <url>,"
     re.compile(rf"[,;]?\s*\(?{_LINK_CLAUSE}", re.IGNORECASE),  # at the end of a sentence, or a sentence alone
+    # "X is implemented in PyTorch, and released at <url>": the clause about the link, without its subject
+    re.compile(
+        rf",?\s*(?:and\s+)?(?:(?:is|are)\s+)?(?:\w+ly\s+)?(?:available|released|hosted|open-?sourced?)\s*"
+        rf"(?:at|on|from|via|in|here)?\s*:?\s*\(?{_URL}\)?",
+        re.IGNORECASE,
+    ),
     re.compile(rf"\s*\b(?:at|from|via|see|on)?\s*:?\s*\(?{_URL}\)?", re.IGNORECASE),  # any other link, and its "at"
 ]
 _HAS_URL = re.compile(r"https?://|www\.", re.IGNORECASE)
 # No link clause holds a full stop followed by a space, so each stretch between two can be cleaned alone, and
 # only those with a link need to be: the clauses above try every position (1.3 ms on a whole abstract).
 _FULL_STOP_GAP = re.compile(r"(?<=\.)(?=\s)")
+_LATEX_LINK = re.compile(r"\\(?:url|href)\{([^{}]*)\}(?:\{[^{}]*\})?")  # the link, to go with its clause
+_LATEX_TIE = re.compile(r"(?<=[A-Za-z.,)])~(?=[A-Za-z(\\])")  # "at~\\url{...}", "Reasoning~(IRR)": a space
 _LATEX_REFERENCE = re.compile(r"\\(?:cite[pt]?|ref|eqref|label|url|footnote)\{[^{}]*\}")
 _LATEX_WRAPPED = re.compile(r"\\(?:textbf|textit|emph|text|mathrm|mathbf|texttt|underline)\{([^{}]*)\}")
 _LATEX_SYMBOLS = {r"\sim": "~", r"\times": "×", r"\approx": "≈", r"\%": "%", r"\leq": "≤", r"\geq": "≥",
@@ -82,21 +90,35 @@ _BACKGROUND = re.compile(
     re.IGNORECASE,
 )
 # A leading clause that only links to what came before: dropped, the rest of the sentence kept.
-_LEAD_CLAUSE = re.compile(
-    r"^(?:(?:specifically|hence|thus|therefore|moreover|furthermore|additionally|in addition|besides|"
-    r"consequently|as a result|finally|first(?:ly)?|second(?:ly)?|third(?:ly)?|then|meanwhile|in particular|"
+_LINK_WORDS = (
+    r"specifically|hence|thus|therefore|moreover|furthermore|additionally|in addition|besides|"
+    r"consequently|as a result|finally|first(?:ly)?|second(?:ly)?|third(?:ly)?|lastly|then|meanwhile|in particular|"
     r"accordingly|subsequently|instead|yet|still|further|in turn|otherwise|as such|in response|by doing so|next|"
     r"in fact|indeed|overall|in summary|in short|in conclusion|to summari[sz]e|to sum up|taken together|"
-    r"in doing so|in this way|to do so|to this end|to that end|for this purpose|with this in mind|"
+    r"in doing so|in this way|to do so|to this end|to that end|for this purpose|with this in mind|here|concretely|"
+    r"empirically|experimentally|theoretically|in practice|on the (?:practical|theoretical|empirical) side|"
     # an aside on how the authors felt about it: the finding reads the same without it
-    r"surprisingly|interestingly|frustratingly|remarkably|notably|importantly|crucially|unfortunately)|"
-    r"(?:in light of|given|building on|based on) (?:this|these|that|those|such)[^,]{0,60}|"
-    r"(?:motivated|inspired|driven|guided) by [^,]{1,80}|(?:taking|drawing) inspiration from [^,]{1,120}|"
-    r"instead of [^,]{1,100}|"
-    # a purpose clause before the main one: "To overcome these drawbacks, we propose ..."
-    r"to [a-z]+[^,]{0,100}(?=,\s+(?:[^,]{0,30}\s)?(?:we|our|this|the|it|a|an|they)\b)),\s+",
+    r"surprisingly|interestingly|frustratingly|remarkably|notably|importantly|crucially|unfortunately"
+)
+_PHRASE = r"(?:[^,()]|\([^()]*\))"  # a character of a clause, or a bracket whole: "(LeCun, 2022)"
+_LEAD_CLAUSE = re.compile(
+    rf"^(?:(?:{_LINK_WORDS})|"
+    rf"(?:in light of|given|building on|based on) (?:this|these|that|those|such){_PHRASE}{{0,60}}|"
+    # "Inspired by X (LeCun, 2022), in particular Y, we ...": a bracket's comma and an apposition stay in it
+    rf"(?:(?:motivated|inspired|driven|guided) by|(?:taking|drawing) inspiration from) {_PHRASE}{{1,140}}"
+    rf"(?:,{_PHRASE}{{1,100}}(?=,\s+we\b))?|"
+    rf"instead of {_PHRASE}{{1,100}}|in addition to {_PHRASE}{{1,100}}|"
+    # a purpose clause before the main one: "To overcome these drawbacks, we propose ...", also with an
+    # apposition ("To get the best of both worlds, X and Y, we propose ...")
+    r"to [a-z]+[^,]{0,100}(?:,(?![^,]*\bwe\b)[^,]{1,60}(?=,\s+we\b))?"
+    r"(?=,\s+(?:[^,]{0,30}\s)?(?:we|our|this|the|it|a|an|they)\b)),\s+|"
+    # the same words without a comma, right before "we": "Then we propose ...", "Here we show ..."
+    r"^(?:here|then|thus|hence|therefore|finally|next|lastly|accordingly|consequently|subsequently|"
+    r"additionally|moreover|furthermore|further|first(?:ly)?|second(?:ly)?)\s+(?=we\b|in this (?:paper|work|study)\b)",
     re.IGNORECASE,
 )
+# What stand_alone could not strip still links to an unseen sentence: "To address this, recent work ...".
+_LINKED = re.compile(rf"^(?:(?:{_LINK_WORDS}),|to [a-z]+\b[^.]*?,\s)", re.IGNORECASE)
 # A sentence that points back at one the reader has not seen ("These models ...", "It ...").
 _POINTER = re.compile(
     r"^(this|these|those|it|its|they|their|them|such|both|here|the former|the latter|the above|"
@@ -104,7 +126,10 @@ _POINTER = re.compile(
     re.IGNORECASE,
 )
 # Inside a sentence: "generated from these representations" needs the sentence that named them.
-_BACK_REFERENCE = re.compile(r"\b(these|those|the aforementioned|the above)\b", re.IGNORECASE)
+# "such polytopes" too (not "such as", "such ... that").
+_BACK_REFERENCE = re.compile(
+    r"\b(these|those|the aforementioned|the above|such\b(?![^.,;:]*?\b(?:as|that)\b))\b", re.IGNORECASE
+)
 # "this gap", "such a trade-off", "these limitations": a problem the sentence before stated, unseen by a reader.
 _REFERRED = (
     r"(?:approach|issue|gap|trade-?off|limitation|challenge|problem|question|bottleneck|drawback|"
@@ -124,9 +149,10 @@ _DANGLING_CLAUSE = re.compile(
 # "We address these challenges by introducing X" → "We introduce X"; "We propose closing this gap with X" →
 # "We propose X": the problem goes, the contribution stays.
 _SOLVING_BY = re.compile(
-    rf"\b(we|this paper|this work|our work)\s+(?:\w+ly\s+)?(?:address|tackle|fill|bridge|close|overcome|solve|"
-    rf"mitigate|resolve|handle)(?:e?d|e?s)?\s+(?:this|these|such(?: an?)?|those|that)\s+(?:[\w-]+\s+)?{_REFERRED}"
-    rf"\s+(?:by|through|via)\s+([a-z]+ing)\b",
+    rf"\b(we|(?:this|our) (?:paper|work|study|article))\s+(?:\w+ly\s+)?(?:(?:aims?|seeks?|tries|try|attempts?) to\s+)?"
+    rf"(?:\w+ly\s+)?(?:address|tackle|fill|bridge|close|overcome|solve|mitigate|resolve|handle|study|investigate|"
+    rf"consider|explore)(?:e?d|e?s|ies)?\s+(?:this|these|such(?: an?)?|those|that)\s+(?:[\w-]+\s+)?{_REFERRED}"
+    rf"\s+(?:(?:by|through|via)\s+(?:the use of\s+|([a-z]+ing)\b)|(with)\s+)",
     re.IGNORECASE,
 )
 _SOLVING_WITH = re.compile(
@@ -159,7 +185,16 @@ _ALSO = re.compile(r"^((?:we|it|the authors|this paper|this work|our \w+)\s+(?:\
 _CONTRAST = re.compile(r"^(?:yet|however|nevertheless|nonetheless|in contrast|on the other hand|but|still)\b",
                        re.IGNORECASE)  # fmt: skip
 _BUILDING_ON = re.compile(
-    r"\b(we)\s+(?:build|built|extend|follow)\s+(?:up)?(?:on\s+)?(?:this|these|such|that|those)\s+[\w-]+\s+and\s+",
+    r"\b(we)\s+(?:(?:build|built|extend|follow)\s+(?:up)?(?:on\s+)?(?:this|these|such|that|those)\s+[\w-]+|"
+    # "We lift this long-standing limitation and provide X" → "We provide X"
+    rf"(?:\w+ly\s+)?(?:lift|remove|relax|revisit|identify|study|investigate|address|tackle|observe|overcome|"
+    rf"recogni[sz]e|acknowledge|analy[sz]e)\s+(?:this|these|such(?: an?)?|those|that)\s+(?:[\w-]+\s+)?{_REFERRED})"
+    r"\s+and\s+(?:then\s+)?",
+    re.IGNORECASE,
+)
+# "The primary contribution of this paper is to ...: we propose X" → "We propose X"
+_COLON_WE = re.compile(
+    r"^(?!we\b).{10,}?:\s+(?=we (?:propose|introduce|present|develop|design|build|show|find|demonstrate)\b)",
     re.IGNORECASE,
 )
 # Where a long sentence may end early and still say its main clause: before a list or an explanation after a
@@ -167,13 +202,20 @@ _BUILDING_ON = re.compile(
 _CLAUSE_BREAK = re.compile(
     r"\s*(?::|;|\s--?\s|\s—\s)\s|,\s+(?=(?:thereby|thus|which|where|while|whereas|so that|such that|producing|"
     r"yielding|enabling|allowing|achieving|resulting|leading|making|providing|revealing|including|"
-    r"demonstrating|showing|highlighting|offering|outperforming|surpassing|reducing|improving)\b)"
+    r"demonstrating|showing|highlighting|offering|outperforming|surpassing|reducing|improving|ranging|spanning|"
+    r"using|based|wherein|to\s+(?:\w+ly\s+)?[a-z]+)\b)"
 )
 # "(i) ...", "2) ...": an item of a list the reader has not seen from its start.
 _LIST_ITEM = re.compile(r"(?:^|[\s:;,])\(?(?:[ivx]{1,4}|\d|[a-e])\)\s")
-_OPEN_END = re.compile(r"\b(that|as|the|an?|of|to|by|with|for|and|or|in|on|from|namely|follows?|is|are|which)$",
+_OPEN_END = re.compile(r"\b(that|as|the|an?|of|to|by|with|for|and|or|in|on|from|namely|follows?|is|are|which|"
+                       r"comprising|consisting|including|containing|called|named|dubbed|such|like|into|than)$",
                        re.IGNORECASE)  # fmt: skip
 _WORD = re.compile(r"[a-z0-9]+")
+_AVAILABILITY = re.compile(
+    r"\b(?:code|data(?:sets?)?|models?|weights|checkpoints?|implementation|toolkit)s?\b[^.]{0,60}"
+    r"\b(?:is|are|will be)\s+(?:\w+ly\s+)?(?:available|released|open-?sourced)\b",
+    re.IGNORECASE,
+)
 MAX_ABSTRACT = 5_000
 OWN_OPENER = 1.5  # what speaking of the paper is worth to an opener (a numbered result is worth 1-3)
 _STOP = {"a", "an", "the", "of", "for", "and", "with", "in", "on", "to", "via", "by", "from", "is", "are", "we"}
@@ -181,6 +223,7 @@ _STOP = {"a", "an", "the", "of", "for", "and", "with", "in", "on", "to", "via", 
 
 def clean_latex(text: str) -> str:
     """Plain text from abstract LaTeX and links: `$...$`, `\\textbf{}`, `\\%`; a link goes with its clause."""
+    text = _LATEX_LINK.sub(r" \1", _LATEX_TIE.sub(" ", text))
     text = "".join(map(_without_links, _FULL_STOP_GAP.split(text)))
     text = _LATEX_REFERENCE.sub("", text)
     for _ in range(3):  # nested \textbf{\emph{...}}
@@ -192,6 +235,7 @@ def clean_latex(text: str) -> str:
     text = re.sub(r"\s+([.,;:!?)\]])|([(\[])\s+", r"\1\2", " ".join(text.split()))
     text = re.sub(r"[,;:]+(?=[.!?])|(?<=[.!?])[,;:]+", "", text)
     text = re.sub(r"(?<=[a-z]),(?=[a-z]{3})", ", ", text)  # "models,addressing": a space lost in the source
+    text = re.sub(r"(?<=[a-z]{2})\.(?=[A-Z][a-z])", ". ", text)  # "operation.While": the same after a full stop
     return re.sub(r"(?<=[^.][.!?]) ?\.(?!\.)", "", text)  # a sentence removed whole leaves its full stop
 
 
@@ -234,10 +278,7 @@ def main_clause(sentence: str, max_chars: int) -> str:
         return sentence  # only the contribution is worth shortening: a result cut early may say the opposite
     for match in reversed(list(_CLAUSE_BREAK.finditer(sentence, 0, max_chars))):
         head = sentence[: match.start()].rstrip(" ,")
-        balanced = all(head.count(a) == head.count(b) for a, b in ("()", "[]"))
-        # The main clause whole: no list begun, no colon before the break, not ending on "that" / "of" ...
-        whole = balanced and not (_LIST_ITEM.search(head) or re.search(r"[:;]", head) or _OPEN_END.search(head))
-        if len(head.split()) >= 6 and whole and CONTRIBUTION.search(head):
+        if len(head.split()) >= 6 and _is_whole_clause(head) and CONTRIBUTION.search(head):
             return head + "."
     return sentence
 
@@ -257,14 +298,48 @@ def stand_alone(sentence: str) -> str:
 
 
 def _without_dangling_clause(sentence: str) -> str:
+    if colon := _COLON_WE.match(sentence):
+        sentence = sentence[colon.end()].upper() + sentence[colon.end() + 1 :]
     sentence = _BUILDING_ON.sub(r"\1 ", sentence)
     sentence = _SOLVING_WITH.sub("", sentence)
-    sentence = _SOLVING_BY.sub(lambda m: f"{m.group(1)} {_GERUNDS[m.group(2).lower()]}"
-                               if m.group(2).lower() in _GERUNDS else m.group(0), sentence)  # fmt: skip
+    sentence = _SOLVING_BY.sub(_solved_by, sentence)
     end = sentence[-1:] if sentence[-1:] in ".!?" else ""
     body = sentence[: len(sentence) - len(end)]
     shorter = _DANGLING_CLAUSE.sub("", body)
-    return shorter + end if shorter != body and len(shorter.split()) >= 4 else sentence
+    if shorter != body and len(shorter.split()) >= 4:
+        return shorter + end
+    return _before_leaning_clause(sentence)
+
+
+def _before_leaning_clause(sentence: str) -> str:
+    """A trailing clause that names an unseen problem goes when what comes before it stands whole ("This paper
+    extends X to Y, demonstrating that these issues ..." → "This paper extends X to Y.")."""
+    dangling = DANGLING.search(sentence)
+    if not dangling or DANGLING.search(sentence, 0, dangling.start()):
+        return sentence
+    for match in reversed(list(_CLAUSE_BREAK.finditer(sentence, 0, dangling.start()))):
+        head = sentence[: match.start()].rstrip(" ,")
+        if len(head.split()) >= 6 and _is_whole_clause(head):
+            return head + "."
+    return sentence
+
+
+def _is_whole_clause(head: str) -> bool:
+    """Whether the start of a sentence reads whole: brackets closed, no list begun, no colon, no open end."""
+    balanced = all(head.count(a) == head.count(b) for a, b in ("()", "[]"))
+    return balanced and not (_LIST_ITEM.search(head) or re.search(r"[:;]", head) or _OPEN_END.search(head))
+
+
+def _solved_by(match: re.Match[str]) -> str:
+    """ "we fill this gap by proposing X" → "we propose X"; "This study aims to ... through the use of X" →
+    "This study uses X"; "We address this gap with X" → "We present X"; unchanged for a gerund not known."""
+    subject, gerund = match.group(1), (match.group(2) or ("presenting" if match.group(3) else "using")).lower()
+    if gerund not in _GERUNDS:
+        return match.group(0)
+    verb = _GERUNDS[gerund]
+    if subject.lower() != "we":  # "this study proposes", "our work studies"
+        verb = verb[:-1] + "ies" if re.search(r"[^aeiou]y$", verb) else verb + ("es" if verb.endswith("s") else "s")
+    return f"{subject} {verb}" + (" " if match.group(2) is None else "")  # ("the use of ", "with " took a space)
 
 
 def _score(sentence: str, position: int, title_words: set[str], name: str) -> float:
@@ -279,6 +354,8 @@ def _score(sentence: str, position: int, title_words: set[str], name: str) -> fl
     score -= 3.0 * bool(_BACKGROUND.search(sentence)) + (2.0 * (not own) if position == 0 and not contribution else 0)
     # What other methods cannot do, unless the sentence is about this paper ("Unlike prior work, SimVLM ...").
     score -= 3.0 * bool(_LIMITATION.search(sentence) and not own)
+    # A question the paper asks ("Does scaling help?") and a note that code is out say nothing of the work.
+    score -= 2.0 * bool(sentence.endswith("?") and not own) + 3.0 * bool(_AVAILABILITY.search(sentence))
     return score - 2.0 * (len(sentence) < 40)
 
 
@@ -291,8 +368,24 @@ def _leans_back(sentence: str) -> bool:
     """Whether a sentence needs one the reader has not seen: it opens on a pointer, or names a problem as "this
     gap" / "such a trade-off"."""
     return bool(
-        _POINTER.match(sentence) or _CONTRAST.match(sentence) or DANGLING.search(sentence) or _LIST_ITEM.match(sentence)
+        _POINTER.match(sentence)
+        or _CONTRAST.match(sentence)
+        or _LINKED.match(sentence)
+        or DANGLING.search(sentence)
+        or _LIST_ITEM.match(sentence)
     )
+
+
+def _sentences(text: str) -> list[str]:
+    """The text's sentences; a full stop inside a bracket ("(Optovue Inc., CA)") ends none (a bracket the source
+    never closes does not swallow the rest)."""
+    sentences: list[str] = []
+    for piece in filter(None, (s.strip() for s in _SENTENCE_END.split(text))):
+        if sentences and sentences[-1].count("(") > sentences[-1].count(")") and piece.count(")") > piece.count("("):
+            sentences[-1] += " " + piece
+        else:
+            sentences.append(piece)
+    return sentences
 
 
 def _method_name(title: str) -> str:
@@ -307,7 +400,7 @@ def extractive(title: str, abstract: str, max_chars: int) -> str:
     name = _method_name(title)
     if name:  # the title names what the macro stood for
         abstract = _NAME_MACRO.sub(lambda _: name, abstract)
-    sentences = [s.strip() for s in _SENTENCE_END.split(clean_latex(abstract)) if s.strip()]
+    sentences = _sentences(clean_latex(abstract))
     # An abstract cut short (some archives keep 1,000 characters) ends on half a sentence: never use it.
     whole = [
         (i, main_clause(stand_alone(s), max_chars))
@@ -338,7 +431,9 @@ def extractive(title: str, abstract: str, max_chars: int) -> str:
         # A second sentence may point back only at the first, right before it.
         if (_leans_back(text[i]) or _BACK_REFERENCE.search(text[i])) and i != first + 1:
             continue
-        if i < first and _POINTER.match(text[first]):
+        if text[i].endswith("?"):  # the question the paper asks: its answer is what a reader wants
+            continue
+        if i < first and (_POINTER.match(text[first]) or _LINKED.match(text[i])):
             continue
         if scores[i] > 0:
             chosen.append(i)

@@ -66,6 +66,12 @@ def test_a_leading_purpose_clause_is_removed_and_the_sentence_recapitalised() ->
         "Surprisingly, ",
         "In fact, ",
         "Next, ",
+        "Here, ",
+        "Then ",  # without a comma, right before "we"
+        "Empirically, ",
+        "Inspired by Joint Embedding Predictive Architectures (LeCun, 2022) in vision, ",  # a bracket's comma
+        "Inspired by causal learning, in particular the invariance principle, ",  # an apposition
+        "In addition to these strategies, ",
     ],
 )
 def test_a_leading_connective_is_removed(lead: str) -> None:
@@ -306,6 +312,23 @@ def test_links_are_dropped_stretch_by_stretch_as_from_the_whole_text(text: str) 
         # building on an approach only the sentence before named
         ("We build upon this approach and develop a method for tuning an LLM on images.",
          "We develop a method for tuning an LLM on images."),
+        ("This study aims to fill this knowledge gap by proposing guidelines for synthetic datasets.",
+         "This study proposes guidelines for synthetic datasets."),
+        ("In this study, we seek to fill this gap through the use of thirteen transformer models.",
+         "In this study, we use thirteen transformer models."),
+        ("We address this gap with a precautionary framework that maps evidence to obligations.",
+         "We present a precautionary framework that maps evidence to obligations."),
+        ("We study this problem by proposing algorithms for nonlinear bandits.",
+         "We propose algorithms for nonlinear bandits."),
+        # naming the problem only to say it is lifted
+        ("We lift this long-standing limitation and provide a method of moments beyond reweighting.",
+         "We provide a method of moments beyond reweighting."),
+        # a trailing clause that leans on the unseen problem goes when the rest reads whole
+        ("This paper extends the investigation to a range of capsule networks, demonstrating that these issues "
+         "are general.", "This paper extends the investigation to a range of capsule networks."),
+        # what precedes "we propose" after a colon is framing
+        ("The primary contribution of this paper is to address the Achilles heel of hashing: we propose a "
+         "rounding scheme.", "We propose a rounding scheme."),
         # a secondary contribution never opens as one
         ("We also propose a fine-tuning strategy for CLIP.", "We propose a fine-tuning strategy for CLIP."),
         ("Moreover, we also show that the cache halves memory.", "We show that the cache halves memory."),
@@ -366,3 +389,44 @@ def test_a_space_the_source_lost_after_a_comma_comes_back() -> None:
     assert clean_latex("a framework for one-step models,addressing inversion, with 1,000 steps") == (
         "a framework for one-step models, addressing inversion, with 1,000 steps"
     )
+
+
+def test_a_question_or_a_code_release_is_never_the_commentary() -> None:
+    abstract = ("Ambiguous questions are a challenge for question answering. Does model scaling improve the answers "
+                "to ambiguous questions? In this study, we investigate answer quality across four model sizes. Our "
+                "code and models are publicly available on GitHub and Hugging Face Hub.")  # fmt: skip
+    text = extractive("Does Model Scaling Improve Answers to Ambiguous Questions?", abstract, 280)
+    assert text == "In this study, we investigate answer quality across four model sizes."
+
+
+def test_a_sentence_linked_to_an_unseen_one_does_not_go_before_the_first() -> None:
+    abstract = ("Preference optimization is popular. To address this, recent work has introduced self-play "
+                "preference optimization with win-lose pairs. We propose S-SPPO, a semantic calibration framework "
+                "for self-play.")  # fmt: skip
+    assert extractive("S-SPPO: Semantic-Calibrated Self-Play", abstract, 280) == (
+        "We propose S-SPPO, a semantic calibration framework for self-play."
+    )
+
+
+def test_a_full_stop_inside_a_bracket_ends_no_sentence() -> None:
+    abstract = ("Staging AMD is slow. We propose GradeNet, trained on scans of a swept-source system (SOLIX; "
+                "Optovue Inc., CA). Clinicians agree with it.")  # fmt: skip
+    text = extractive("GradeNet: AMD Staging", abstract, 280)
+    assert text.startswith("We propose GradeNet, trained on scans of a swept-source system (SOLIX; Optovue Inc. CA).")
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # a LaTeX link with its clause, and a tie before it
+        (r"We release OpenSLU, a toolkit for spoken language understanding, and released at \url{https://x.io/a}.",
+         "We release OpenSLU, a toolkit for spoken language understanding."),
+        (r"We develop an Iterative Reading-then-Reasoning~(IRR) approach for tables.",
+         "We develop an Iterative Reading-then-Reasoning (IRR) approach for tables."),
+        # a space the source lost after a full stop
+        ("We introduce talking-heads attention, which mixes heads.While cheap, it helps.",
+         "We introduce talking-heads attention, which mixes heads. While cheap, it helps."),
+    ],
+)  # fmt: skip
+def test_latex_links_ties_and_lost_spaces(source: str, expected: str) -> None:
+    assert clean_latex(source) == expected
