@@ -1,9 +1,11 @@
 """Defects of the extractive commentary, as an editor reads it, on the on-topic papers of a real week.
 
-Usage: python bench/commentary.py [--data DIR] [--max-chars N] [--set week-2023-W20] [--examples 10]
+Usage: python bench/commentary.py [--data DIR] [--max-chars N] [--set week-2023-W20] [--examples 10] [--off-topic]
 
 Runs `bot.commentary.extractive` over every paper of the set in `charter-dev.jsonl` whose charter topics are
-not empty, and prints the share of defective commentaries by kind, with up to N examples of each:
+not empty, and prints the share of defective commentaries by kind, with up to N examples of each. With
+`--off-topic`, over the set's papers in no topic instead: abstracts the rules were not written from, a check that
+they hold on papers not seen (no digest shows these papers, but they are written like the next week's).
 
 - dangling: its first sentence leans on a problem only an unseen sentence named ("we fill this gap", "to
   optimize this trade-off", "such limitations"), or it opens on a secondary contribution ("We also ...");
@@ -121,9 +123,10 @@ def main() -> None:
     parser.add_argument("--max-chars", type=int, default=280, help="commentary.max_chars (default 280)")
     parser.add_argument("--set", default="week-2023-W20", help="the set of charter-dev.jsonl to use")
     parser.add_argument("--examples", type=int, default=10, help="examples to show per kind")
+    parser.add_argument("--off-topic", action="store_true", help="use the set's papers in no topic instead")
     args = parser.parse_args()
     rows = [json.loads(line) for line in (args.data / "charter-dev.jsonl").read_text(encoding="utf-8").splitlines()]
-    papers = [r for r in rows if args.set in r["set"] and r["topics"]]
+    papers = [r for r in rows if args.set in r["set"] and bool(r["topics"]) != args.off_topic]
     by_kind: dict[str, list[tuple[str, str]]] = {kind: [] for kind in KINDS}
     defective = 0
     for paper in papers:
@@ -132,7 +135,8 @@ def main() -> None:
         defective += bool(kinds)
         for kind in kinds:
             by_kind[kind].append((paper["title"], text))
-    print(f"{len(papers)} on-topic papers of {args.set}, commentary.max_chars {args.max_chars}")
+    print(f"{len(papers)} {'off' if args.off_topic else 'on'}-topic papers of {args.set}, "
+          f"commentary.max_chars {args.max_chars}")  # fmt: skip
     print(f"defective: {defective / len(papers):.1%} ({defective})")
     for kind in KINDS:
         print(f"  {kind:10} {len(by_kind[kind]) / len(papers):6.1%} ({len(by_kind[kind])})")
