@@ -438,6 +438,21 @@ def test_tags_are_specific_first_and_bounded(classifier: Classifier) -> None:
     assert 2 <= len(result.tags) <= 4
 
 
+@pytest.mark.parametrize(
+    ("title", "tag"),
+    [
+        ("Faithful Chain-of-Thought Reasoning", "prompt"),  # chain-of-thought is a way of prompting
+        ("Chain of Hindsight Aligns Language Models with Feedback", "alignment"),
+        ("Constitutional AI: Harmlessness from AI Feedback", "alignment"),
+        ("Larger language models do in-context learning differently", "in_context_learning"),
+        ("ChatGPT: Jack of all trades, master of none", "llm"),  # a named LLM is an LLM
+        ("CodeBERT: A Pre-Trained Model for Programming and Natural Languages", "bert"),
+    ],
+)
+def test_the_vocabulary_knows_the_roundups_words(classifier: Classifier, title: str, tag: str) -> None:
+    assert tag in classifier.classify(paper(title, "")).tags
+
+
 def test_a_tag_comes_from_the_title_the_contribution_or_repetition_never_a_passing_mention() -> None:
     topics = {"speed": TopicConfig(threshold=1, cues={"fast": 1}, tags=["speed"])}
     classifier = Classifier(topics, {"kv_cache": ["kv cache"], "lora": ["lora"], "video": ["videos?"]})
