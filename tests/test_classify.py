@@ -447,10 +447,26 @@ def test_tags_are_specific_first_and_bounded(classifier: Classifier) -> None:
         ("Larger language models do in-context learning differently", "in_context_learning"),
         ("ChatGPT: Jack of all trades, master of none", "llm"),  # a named LLM is an LLM
         ("CodeBERT: A Pre-Trained Model for Programming and Natural Languages", "bert"),
+        ("InfinityGAN: Towards Infinite-Resolution Image Synthesis", "gan"),  # a name ending in GAN
+        ("FastNeRF: High-Fidelity Neural Rendering at 200FPS", "nerf"),
+        ("Sigmoid Loss for Language Image Pre-Training", "clip"),
+        ("Barlow Twins: Self-Supervised Learning via Redundancy Reduction", "contrastive_learning"),
     ],
 )
 def test_the_vocabulary_knows_the_roundups_words(classifier: Classifier, title: str, tag: str) -> None:
     assert tag in classifier.classify(paper(title, "")).tags
+
+
+@pytest.mark.parametrize(
+    ("title", "tag"),
+    [
+        ("Organ Segmentation Began with Slogans", "gan"),  # words that end in "gan"
+        ("VQGAN Tokens for Image Synthesis", "gan"),  # a tokeniser
+        ("Jailbreaking Multimodal Models using Multi-Clip Video", "clip"),  # a video clip, not CLIP
+    ],
+)
+def test_the_vocabulary_does_not_take_a_word_for_another(classifier: Classifier, title: str, tag: str) -> None:
+    assert tag not in classifier.classify(paper(title, "")).tags
 
 
 def test_a_tag_comes_from_the_title_the_contribution_or_repetition_never_a_passing_mention() -> None:
