@@ -451,6 +451,9 @@ def test_tags_are_specific_first_and_bounded(classifier: Classifier) -> None:
         ("FastNeRF: High-Fidelity Neural Rendering at 200FPS", "nerf"),
         ("Sigmoid Loss for Language Image Pre-Training", "clip"),
         ("Barlow Twins: Self-Supervised Learning via Redundancy Reduction", "contrastive_learning"),
+        ("Robust wav2vec 2.0: Analyzing Domain Shift in Self-Supervised Pre-Training", "asr"),
+        ("BranchNorm: Robustly Scaling Extremely Deep Transformers", "normalization"),
+        ("Efficient Training of Language Models to Fill in the Middle", "mlm"),
     ],
 )
 def test_the_vocabulary_knows_the_roundups_words(classifier: Classifier, title: str, tag: str) -> None:
