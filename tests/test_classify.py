@@ -454,6 +454,11 @@ def test_tags_are_specific_first_and_bounded(classifier: Classifier) -> None:
         ("Robust wav2vec 2.0: Analyzing Domain Shift in Self-Supervised Pre-Training", "asr"),
         ("BranchNorm: Robustly Scaling Extremely Deep Transformers", "normalization"),
         ("Efficient Training of Language Models to Fill in the Middle", "mlm"),
+        ("Factor Fields: A Unified Framework for Neural Fields and Beyond", "implicit_representation"),
+        ("Masked-attention Mask Transformer for Universal Image Segmentation", "detr"),
+        ("Sharpness-Aware Training for Free", "regularization"),
+        ("Dreamix: Video Diffusion Models are General Video Editors", "image_editing"),
+        ("3D-aware Conditional Image Synthesis", "3d_generative_model"),
     ],
 )
 def test_the_vocabulary_knows_the_roundups_words(classifier: Classifier, title: str, tag: str) -> None:
