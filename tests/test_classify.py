@@ -459,6 +459,8 @@ def test_tags_are_specific_first_and_bounded(classifier: Classifier) -> None:
         ("Sharpness-Aware Training for Free", "regularization"),
         ("Dreamix: Video Diffusion Models are General Video Editors", "image_editing"),
         ("3D-aware Conditional Image Synthesis", "3d_generative_model"),
+        ("Symbolic Discovery of Optimizers for Deep Learning", "optimizer"),
+        ("Charformer: Fast Character Transformers via Gradient-based Subword Tokenization", "tokenizer"),
     ],
 )
 def test_the_vocabulary_knows_the_roundups_words(classifier: Classifier, title: str, tag: str) -> None:
