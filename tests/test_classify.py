@@ -473,6 +473,8 @@ def test_the_vocabulary_knows_the_roundups_words(classifier: Classifier, title: 
         ("Organ Segmentation Began with Slogans", "gan"),  # words that end in "gan"
         ("VQGAN Tokens for Image Synthesis", "gan"),  # a tokeniser
         ("Jailbreaking Multimodal Models using Multi-Clip Video", "clip"),  # a video clip, not CLIP
+        ("CRAFT: A Pareto-Front Prompt Optimizer", "optimizer"),  # an optimizer of prompts, not of weights
+        ("Knowledge Editors Generalize Across Modalities", "image_editing"),
     ],
 )
 def test_the_vocabulary_does_not_take_a_word_for_another(classifier: Classifier, title: str, tag: str) -> None:
