@@ -52,7 +52,8 @@ _RESIDUE = re.compile(
     r"\b(available|released|found|accessible|hosted|provided) (at|from|via|on)\b(?!\s+\S+\.\S)|\s[,.;:](\s|$)"
 )
 _ABBREVIATION_END = re.compile(r"\b(al|e\.g|i\.e|vs|cf|fig|eq|sec)\.$", re.IGNORECASE)
-_PAIRS = ("()", "[]", "“”")
+_PAIRS = ("[]", "“”")
+_ROUND = re.compile(r"(?:^|(?<=\s))(?:\d|[ivx]+)\)|[()]")
 _OWN = re.compile(
     r"\b(we|our|us|this (paper|work|study|article|report)|(is|are|was|were) (proposed|introduced|presented)|"
     r"the proposed|experiment\w*)\b",
@@ -88,6 +89,20 @@ def own_names(title: str, abstract: str) -> set[str]:
     return names
 
 
+def unbalanced_round(text: str) -> bool:
+    """Whether a round bracket is left open or closes nothing; "1) ... 2) ..." outside brackets is an enumeration,
+    "(Task 3)" and "(k + 1)" are brackets."""
+    depth = 0
+    for token in _ROUND.findall(text):
+        if token == "(":
+            depth += 1
+        elif depth:
+            depth -= 1
+        elif token == ")":
+            return True
+    return depth != 0
+
+
 def defects(text: str, max_chars: int, title: str = "", abstract: str = "") -> list[str]:
     """The kinds of defect a commentary has (empty list: none)."""
     if not text.strip():
@@ -102,8 +117,7 @@ def defects(text: str, max_chars: int, title: str = "", abstract: str = "") -> l
         found.append("residue")
     if not re.search(r"[.!?][\"')\]]?$", text.rstrip()):
         found.append("cut")
-    listed = re.sub(r"(?:^|(?<=\s))(\d|[ivx]+)\)", "", text)  # "1) ... 2) ...": an enumeration, not a bracket
-    unbalanced = any(listed.count(a) != listed.count(b) for a, b in _PAIRS)
+    unbalanced = unbalanced_round(text) or any(text.count(a) != text.count(b) for a, b in _PAIRS)
     name = method_name(title)
     lower_start = re.match(r"[a-z)\]”]", text) and not (name and text.startswith(name))  # "i-Code V2 ..." is a name
     if _ABBREVIATION_END.search(text.rstrip()) or lower_start or unbalanced:

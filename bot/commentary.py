@@ -236,6 +236,7 @@ def clean_latex(text: str) -> str:
     text = re.sub(r"[,;:]+(?=[.!?])|(?<=[.!?])[,;:]+", "", text)
     text = re.sub(r"(?<=[a-z]),(?=[a-z]{3})", ", ", text)  # "models,addressing": a space lost in the source
     text = re.sub(r"(?<=[a-z]{2})\.(?=[A-Z][a-z])", ". ", text)  # "operation.While": the same after a full stop
+    text = re.sub(r"“([^”\"]{1,80})\"|\"([^“\"]{1,80})”", r"“\1\2”", text)  # “Introspective Tips": one pair
     return re.sub(r"(?<=[^.][.!?]) ?\.(?!\.)", "", text)  # a sentence removed whole leaves its full stop
 
 
@@ -385,7 +386,15 @@ def _sentences(text: str) -> list[str]:
             sentences[-1] += " " + piece
         else:
             sentences.append(piece)
-    return sentences
+    return [_bracket_closed(s) for s in sentences]
+
+
+def _bracket_closed(sentence: str) -> str:
+    """A bracket the source opened and never closed closes before the full stop ("... (English, and Yoruba.")."""
+    if sentence.count("(") == sentence.count(")") + 1 and ")" not in sentence[sentence.rfind("(") :]:
+        end = len(sentence.rstrip(".!?"))
+        return sentence[:end] + ")" + sentence[end:]
+    return sentence
 
 
 def _method_name(title: str) -> str:

@@ -426,7 +426,16 @@ def test_a_full_stop_inside_a_bracket_ends_no_sentence() -> None:
         # a space the source lost after a full stop
         ("We introduce talking-heads attention, which mixes heads.While cheap, it helps.",
          "We introduce talking-heads attention, which mixes heads. While cheap, it helps."),
+        # a quote opened curly and closed straight is one pair
+        ('We employ “Introspective Tips" to help LLMs.', "We employ “Introspective Tips” to help LLMs."),
     ],
 )  # fmt: skip
 def test_latex_links_ties_and_lost_spaces(source: str, expected: str) -> None:
     assert clean_latex(source) == expected
+
+
+def test_a_bracket_the_source_never_closed_is_closed() -> None:
+    abstract = "We create NollySenti, a dataset of movie reviews in five languages (English, Hausa, and Yoruba."
+    assert extractive("NollySenti", abstract, 280) == (
+        "We create NollySenti, a dataset of movie reviews in five languages (English, Hausa, and Yoruba)."
+    )
