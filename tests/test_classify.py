@@ -460,6 +460,7 @@ def test_tags_are_specific_first_and_bounded(classifier: Classifier) -> None:
         ("Dreamix: Video Diffusion Models are General Video Editors", "image_editing"),
         ("3D-aware Conditional Image Synthesis", "3d_generative_model"),
         ("Symbolic Discovery of Optimizers for Deep Learning", "optimizer"),
+        ("Toolformer: Language Models Can Teach Themselves to Use Tools", "tool"),
         ("Charformer: Fast Character Transformers via Gradient-based Subword Tokenization", "tokenizer"),
     ],
 )
