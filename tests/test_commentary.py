@@ -272,6 +272,25 @@ def test_latex_quotes_and_complexities_read_as_text() -> None:
             r"Drafts are slow. In this paper, we present \modelname, which fuses draft layers and decodes 5x faster.",
             280, "In this paper, we present DFlare, which fuses draft layers and decodes 5x faster.", id="name-macro",
         ),
+        pytest.param(
+            "Does Model Scaling Improve Answers to Ambiguous Questions?",
+            "Ambiguous questions are a challenge for question answering. Does model scaling improve the answers to "
+            "ambiguous questions? In this study, we investigate answer quality across four model sizes. Our code and "
+            "models are publicly available on GitHub and Hugging Face Hub.",
+            280, "In this study, we investigate answer quality across four model sizes.", id="no-question-no-code-note",
+        ),
+        pytest.param(  # "To address this, ..." leans on an unseen sentence: it neither opens nor goes first
+            "S-SPPO: Semantic-Calibrated Self-Play",
+            "Preference optimization is popular. To address this, recent work has introduced self-play preference "
+            "optimization with win-lose pairs. We propose S-SPPO, a semantic calibration framework for self-play.",
+            280, "We propose S-SPPO, a semantic calibration framework for self-play.", id="linked-never-first",
+        ),
+        pytest.param(
+            "NollySenti",
+            "We create NollySenti, a dataset of movie reviews in five languages (English, Hausa, and Yoruba.",
+            280, "We create NollySenti, a dataset of movie reviews in five languages (English, Hausa, and Yoruba).",
+            id="unclosed-bracket-closed",
+        ),
     ],
 )  # fmt: skip
 def test_the_commentary_is_about_this_paper(title: str, abstract: str, max_chars: int, expected: str) -> None:
@@ -391,23 +410,6 @@ def test_a_space_the_source_lost_after_a_comma_comes_back() -> None:
     )
 
 
-def test_a_question_or_a_code_release_is_never_the_commentary() -> None:
-    abstract = ("Ambiguous questions are a challenge for question answering. Does model scaling improve the answers "
-                "to ambiguous questions? In this study, we investigate answer quality across four model sizes. Our "
-                "code and models are publicly available on GitHub and Hugging Face Hub.")  # fmt: skip
-    text = extractive("Does Model Scaling Improve Answers to Ambiguous Questions?", abstract, 280)
-    assert text == "In this study, we investigate answer quality across four model sizes."
-
-
-def test_a_sentence_linked_to_an_unseen_one_does_not_go_before_the_first() -> None:
-    abstract = ("Preference optimization is popular. To address this, recent work has introduced self-play "
-                "preference optimization with win-lose pairs. We propose S-SPPO, a semantic calibration framework "
-                "for self-play.")  # fmt: skip
-    assert extractive("S-SPPO: Semantic-Calibrated Self-Play", abstract, 280) == (
-        "We propose S-SPPO, a semantic calibration framework for self-play."
-    )
-
-
 def test_a_full_stop_inside_a_bracket_ends_no_sentence() -> None:
     abstract = ("Staging AMD is slow. We propose GradeNet, trained on scans of a swept-source system (SOLIX; "
                 "Optovue Inc., CA). Clinicians agree with it.")  # fmt: skip
@@ -432,10 +434,3 @@ def test_a_full_stop_inside_a_bracket_ends_no_sentence() -> None:
 )  # fmt: skip
 def test_latex_links_ties_and_lost_spaces(source: str, expected: str) -> None:
     assert clean_latex(source) == expected
-
-
-def test_a_bracket_the_source_never_closed_is_closed() -> None:
-    abstract = "We create NollySenti, a dataset of movie reviews in five languages (English, Hausa, and Yoruba."
-    assert extractive("NollySenti", abstract, 280) == (
-        "We create NollySenti, a dataset of movie reviews in five languages (English, Hausa, and Yoruba)."
-    )
