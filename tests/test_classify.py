@@ -461,6 +461,10 @@ def test_tags_are_specific_first_and_bounded(classifier: Classifier) -> None:
         ("3D-aware Conditional Image Synthesis", "3d_generative_model"),
         ("Symbolic Discovery of Optimizers for Deep Learning", "optimizer"),
         ("Toolformer: Language Models Can Teach Themselves to Use Tools", "tool"),
+        ("Efficiently Modeling Long Sequences with Structured State Spaces", "state_space_model"),
+        ("Mamba: Linear-Time Sequence Modeling with Selective State Spaces", "state_space_model"),
+        ("Image Super-Resolution via Iterative Refinement", "super_resolution"),
+        ("Pose with Style: Pose-Guided Image Synthesis", "pose"),
         ("Charformer: Fast Character Transformers via Gradient-based Subword Tokenization", "tokenizer"),
     ],
 )
@@ -476,6 +480,7 @@ def test_the_vocabulary_knows_the_roundups_words(classifier: Classifier, title: 
         ("Jailbreaking Multimodal Models using Multi-Clip Video", "clip"),  # a video clip, not CLIP
         ("CRAFT: A Pareto-Front Prompt Optimizer", "optimizer"),  # an optimizer of prompts, not of weights
         ("Knowledge Editors Generalize Across Modalities", "image_editing"),
+        ("Scarce Data Poses a Challenge to Detectors", "pose"),  # the verb
     ],
 )
 def test_the_vocabulary_does_not_take_a_word_for_another(classifier: Classifier, title: str, tag: str) -> None:
