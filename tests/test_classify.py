@@ -465,6 +465,9 @@ def test_tags_are_specific_first_and_bounded(classifier: Classifier) -> None:
         ("Mamba: Linear-Time Sequence Modeling with Selective State Spaces", "state_space_model"),
         ("Image Super-Resolution via Iterative Refinement", "super_resolution"),
         ("Pose with Style: Pose-Guided Image Synthesis", "pose"),
+        ("Focal Self-attention for Local-Global Interactions in Vision Transformers", "local_attention"),
+        ("Noisy Differentiable Architecture Search", "nas"),
+        ("Towards End-to-End Arbitrary-Shaped Text Spotting", "ocr"),
         ("Charformer: Fast Character Transformers via Gradient-based Subword Tokenization", "tokenizer"),
     ],
 )
