@@ -467,6 +467,7 @@ def test_tags_are_specific_first_and_bounded(classifier: Classifier) -> None:
         ("Pose with Style: Pose-Guided Image Synthesis", "pose"),
         ("Focal Self-attention for Local-Global Interactions in Vision Transformers", "local_attention"),
         ("Noisy Differentiable Architecture Search", "nas"),
+        ("Swin Transformer V2: Scaling Up Capacity and Resolution", "vit"),
         ("Towards End-to-End Arbitrary-Shaped Text Spotting", "ocr"),
         ("Charformer: Fast Character Transformers via Gradient-based Subword Tokenization", "tokenizer"),
     ],
