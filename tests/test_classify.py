@@ -468,6 +468,8 @@ def test_tags_are_specific_first_and_bounded(classifier: Classifier) -> None:
         ("Focal Self-attention for Local-Global Interactions in Vision Transformers", "local_attention"),
         ("Noisy Differentiable Architecture Search", "nas"),
         ("Swin Transformer V2: Scaling Up Capacity and Resolution", "vit"),
+        ("Revealing the Dark Secrets of Masked Image Modeling", "self_supervised"),
+        ("Self-attention Does Not Need O(n^2) Memory", "efficient_attention"),
         ("Towards End-to-End Arbitrary-Shaped Text Spotting", "ocr"),
         ("Charformer: Fast Character Transformers via Gradient-based Subword Tokenization", "tokenizer"),
     ],
