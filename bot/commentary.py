@@ -48,7 +48,8 @@ _LATEX_TIE = re.compile(r"(?<=[A-Za-z.,)])~(?=[A-Za-z(\\])")  # "at~\\url{...}",
 _LATEX_REFERENCE = re.compile(r"\\(?:cite[pt]?|ref|eqref|label|url|footnote)\{[^{}]*\}")
 _LATEX_WRAPPED = re.compile(r"\\(?:textbf|textit|emph|text|mathrm|mathbf|texttt|underline)\{([^{}]*)\}")
 _LATEX_SYMBOLS = {r"\sim": "~", r"\times": "×", r"\approx": "≈", r"\%": "%", r"\leq": "≤", r"\geq": "≥",
-                  r"\le": "≤", r"\ge": "≥", r"\log": " log ", r"\sqrt": "√", "``": "“", "''": "”"}  # fmt: skip
+                  r"\le": "≤", r"\ge": "≥", r"\log": " log ", r"\sqrt": "√", "``": "“", "''": "”",
+                  r"\{": "", r"\}": "", r"\&": "&", r"\_": "_"}  # fmt: skip
 # A symbol command ends where its letters do: `\le` is not the start of `\left`.
 _LATEX_SYMBOL = re.compile("|".join(re.escape(c) + ("(?![A-Za-z])" if c[-1].isalpha() else "") for c in _LATEX_SYMBOLS))
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?")
@@ -76,7 +77,9 @@ _LIMITATION = re.compile(
     r"\b(have|has) been (proposed|introduced|developed|studied|explored)\b",  # others' work, not this paper's
     re.IGNORECASE,
 )
-_FIRST_PERSON = re.compile(r"\b(we|our|this (paper|work|study)|the proposed)\b", re.IGNORECASE)
+_FIRST_PERSON = re.compile(
+    r"\b(we|our|this (paper|work|study|article|report|note|survey|tutorial|thesis)|the proposed)\b", re.IGNORECASE
+)
 _FINDING = re.compile(r"\b(we (show|find|demonstrate|observe|reveal|prove)|our (results|experiments))\b", re.IGNORECASE)
 _RESULT = re.compile(
     r"\b(outperform\w*|surpass\w*|improv\w*|reduc\w*|speed-?ups?|faster|fewer|state-of-the-art|sota|"

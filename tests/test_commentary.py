@@ -285,6 +285,12 @@ def test_latex_quotes_and_complexities_read_as_text() -> None:
             "optimization with win-lose pairs. We propose S-SPPO, a semantic calibration framework for self-play.",
             280, "We propose S-SPPO, a semantic calibration framework for self-play.", id="linked-never-first",
         ),
+        pytest.param(  # "this report" speaks of the paper as "this paper" does
+            "Overview of the Document Retrieval Challenge",
+            "Retrieval over rich documents is essential. Systems are ranked by mean recall over two tasks. This "
+            "report describes the challenge design, datasets and evaluation protocol.",
+            280, "This report describes the challenge design, datasets and evaluation protocol.", id="this-report",
+        ),
         pytest.param(
             "NollySenti",
             "We create NollySenti, a dataset of movie reviews in five languages (English, Hausa, and Yoruba.",
@@ -428,6 +434,9 @@ def test_a_full_stop_inside_a_bracket_ends_no_sentence() -> None:
         # a space the source lost after a full stop
         ("We introduce talking-heads attention, which mixes heads.While cheap, it helps.",
          "We introduce talking-heads attention, which mixes heads. While cheap, it helps."),
+        # escaped braces, ampersands and underscores
+        (r"Systems are ranked by Recall@\{1,3,5\} on R\&D and Test\_60.",
+         "Systems are ranked by Recall@1,3,5 on R&D and Test_60."),
         # a quote opened curly and closed straight is one pair
         ('We employ “Introspective Tips" to help LLMs.', "We employ “Introspective Tips” to help LLMs."),
     ],
